@@ -1,0 +1,18 @@
+"""Board-side MicroPython code, kept as real ``.py`` files and loaded as package data."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cache
+from importlib import resources
+
+
+@cache
+def board_source(name: str) -> str:
+    """Return the text of ``belayfw/board/<name>.py``."""
+    return resources.files(__package__).joinpath(f"{name}.py").read_text(encoding="utf-8")
+
+
+def source_hash(text: str) -> str:
+    """The short content hash that names a version of board code."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]

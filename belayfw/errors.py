@@ -1,0 +1,123 @@
+"""Every failure belayfw reports, as one typed exception with one clear message.
+
+Each class carries a ``suggestion``: the action a user should take, in the spirit
+of the error-type -> suggested-action table of the design seeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class BelayError(Exception):
+    """Base class of every belayfw error."""
+
+    suggestion: str = ""
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if self.suggestion and self.suggestion not in text:
+            return f"{text} ({self.suggestion})"
+        return text
+
+
+class DeviceError(BelayError):
+    """The board raised an exception while running code.
+
+    ``type_name`` is the board exception's class name, ``message`` its text and
+    ``board_traceback`` the traceback the board printed (frames mapped back to the
+    host source when the code came from a decorated method).
+    """
+
+    suggestion = "the error happened on the board; see the board traceback above"
+
+    def __init__(self, type_name: str, message: str, board_traceback: str = "") -> None:
+        self.type_name = type_name
+        self.message = message
+        self.board_traceback = board_traceback
+        summary = f"{type_name}: {message}" if message else type_name
+        super().__init__(summary)
+
+    def __str__(self) -> str:
+        head = f"{self.type_name}: {self.message}" if self.message else self.type_name
+        if self.board_traceback:
+            return f"{head}\n\nBoard traceback:\n{self.board_traceback.rstrip()}"
+        return head
+
+
+class TaskTimeout(BelayError):
+    """A call ran past its timeout; the board was interrupted."""
+
+    suggestion = "raise the timeout, or make the board code return sooner"
+
+    def __init__(self, message: str, *, timeout: float | None = None) -> None:
+        self.timeout = timeout
+        super().__init__(message)
+
+
+class DeviceDisconnected(BelayError):
+    """The board or its port went away (unplugged, process died, socket closed)."""
+
+    suggestion = "check the cable or port, then open the device again"
+
+
+class ProtocolError(BelayError):
+    """The board answered with bytes that do not follow the raw-REPL protocol."""
+
+    suggestion = "the board may be running other firmware or another program holds the port"
+
+
+class SerializationError(BelayError):
+    """A value cannot cross the wire as a Python literal."""
+
+    suggestion = "use None, bool, int, float, str, bytes, list, tuple, dict or set"
+
+
+class FeatureUnavailable(BelayError):
+    """The board lacks a feature the code needs (for example ``_thread``)."""
+
+    suggestion = "use a board or firmware build that has this feature"
+
+
+class SessionError(BelayError):
+    """A session cannot do what was asked."""
+
+    def __init__(self, message: str, *, recoverable: bool = False) -> None:
+        self.recoverable = recoverable
+        super().__init__(message)
+
+
+class InvalidTransition(SessionError):
+    """A session state change that the lifecycle does not allow."""
+
+    suggestion = "see SessionState.next_states() for the allowed moves"
+
+
+class SessionLimitExceeded(SessionError):
+    """A configured session limit would be crossed."""
+
+    suggestion = "end an existing session or raise the limit in SessionOptions"
+
+
+class ResourceCleanupError(BelayError, ExceptionGroup[Exception]):
+    """One or more resources failed to clean up; every failure is inside."""
+
+    suggestion = "each failure is listed; the other resources were still cleaned up"
+
+    def __new__(cls, message: str, errors: Sequence[Exception]) -> ResourceCleanupError:
+        return super().__new__(cls, message, list(errors))
+
+    def __init__(self, message: str, errors: Sequence[Exception]) -> None:
+        super().__init__(message, list(errors))
+
+    def derive(self, excs: Sequence[Exception]) -> ResourceCleanupError:  # type: ignore[override]
+        return ResourceCleanupError(self.message, excs)
+
+    def __str__(self) -> str:
+        return ExceptionGroup.__str__(self)
+
+
+class CircuitOpen(BelayError):
+    """Reconnection attempts are paused after repeated failures."""
+
+    suggestion = "the board kept failing; wait for the breaker's cool-down or fix the link"
