@@ -1,0 +1,144 @@
+"""A live link to one board: transport + raw REPL + belayfw's board runtime.
+
+Opening a connection enters raw REPL, asks the board in one round trip what it
+already holds (frame token, runtime version), installs the runtime only when it
+is missing or stale, and starts the idle output drainer. Calls then wrap code so
+that its value or exception comes back in a frame, and decode it.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import sys
+import time
+from typing import Any
+
+from belayfw import codec
+from belayfw.board import board_source, source_hash
+from belayfw.errors import DeviceError, ProtocolError
+from belayfw.protocol import LinkStats, RawRepl
+from belayfw.response import FrameSink, OutputSink, Response
+from belayfw.transports import open_transport
+from belayfw.transports.base import Transport
+
+log = logging.getLogger(__name__)
+
+RUNTIME_SOURCE = board_source("runtime")
+RUNTIME_VERSION = source_hash(RUNTIME_SOURCE)
+
+
+def print_to_stdout(text: str) -> None:
+    """Default output sink: the host's current ``sys.stdout``, flushed at once."""
+    stream = sys.stdout
+    stream.write(text)
+    stream.flush()
+
+
+class Connection:
+    """One open board link; thread-safe (calls are serialised on the wire)."""
+
+    def __init__(
+        self,
+        port: str,
+        *,
+        on_output: OutputSink = print_to_stdout,
+        on_frame: FrameSink | None = None,
+        transport: Transport | None = None,
+        entry_timeout: float = 5.0,
+    ) -> None:
+        self.port = port
+        started = time.perf_counter()
+        self.transport = transport or open_transport(port)
+        token = b"\x02" + secrets.token_hex(4).encode()
+        self.repl = RawRepl(self.transport, token=token, on_output=on_output, on_frame=on_frame)
+        try:
+            self.repl.enter(timeout=entry_timeout)
+            self.runtime_installed = self._sync_runtime(token)
+            self.repl.start_drainer()
+        except BaseException:
+            self.repl.close()
+            raise
+        self.open_seconds = time.perf_counter() - started
+
+    # -- set-up ---------------------------------------------------------------------------
+
+    def _sync_runtime(self, token: bytes) -> bool:
+        """Adopt the board's frame token and install the runtime if needed (True if sent)."""
+        nonce = secrets.token_hex(4)
+        probe = (
+            board_source("probe")
+            .replace("__NONCE__", nonce)
+            .replace("__TOKEN__", token[1:].decode())
+        )
+        parser = self.repl.parser
+        parser.token = b"\x02" + nonce.encode()
+        try:
+            board_token, version = self._decode(self._execute(probe, timeout=5.0))
+        finally:
+            parser.token = token
+        if not isinstance(board_token, bytes) or not board_token.startswith(b"\x02"):
+            raise ProtocolError(f"board reported a malformed frame token {board_token!r}")
+        parser.token = board_token
+        if version == RUNTIME_VERSION:
+            return False
+        install = f"{RUNTIME_SOURCE}\n_bfw_V = {RUNTIME_VERSION!r}\n"
+        self._decode(self._execute(install + "_bfw_r(None)\n", timeout=10.0))
+        return True
+
+    # -- calls ------------------------------------------------------------------------------
+
+    def evaluate(self, expression: str, *, timeout: float | None = None) -> Any:
+        """Value of a board expression (board output is forwarded, not returned)."""
+        return self._decode(self._execute(f"_bfw_v(lambda:({expression}\n))", timeout=timeout))
+
+    def run(self, code: str, *, timeout: float | None = None) -> str:
+        """Run statements at board global scope; return what they printed."""
+        wrapped = f"_bfw_v(lambda:exec({code!r},globals()))"
+        response = self._execute(wrapped, timeout=timeout, capture=True)
+        self._decode(response)
+        return response.output
+
+    def interrupt(self) -> bool:
+        return self.repl.interrupt()
+
+    @property
+    def stats(self) -> LinkStats:
+        return self.repl.stats
+
+    @property
+    def closed(self) -> bool:
+        return self.repl.closed
+
+    def close(self) -> None:
+        self.repl.close()
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _execute(self, code: str, *, timeout: float | None, capture: bool = False) -> Response:
+        return self.repl.execute(code.encode("utf-8"), timeout=timeout, capture=capture)
+
+    def _decode(self, response: Response) -> Any:
+        tag, payload = response.result_tag, response.result
+        if tag == "r":
+            return codec.decode_repr(payload.decode("utf-8", "replace"))
+        if tag == "b":
+            return codec.decode_base64(payload.decode("ascii", "replace"))
+        if tag == "e":
+            type_name, message, traceback = codec.decode_repr(payload.decode("utf-8", "replace"))
+            raise DeviceError(type_name, message, traceback)
+        if tag == "i":
+            raise DeviceError("KeyboardInterrupt", "the board code was interrupted")
+        raise _unframed_failure(response, self.transport.description)
+
+
+def _unframed_failure(response: Response, where: str) -> Exception:
+    """Explain a response that carried no frame (e.g. a SyntaxError in the command)."""
+    text = response.stderr.strip()
+    if text:
+        last = text.splitlines()[-1]
+        type_name, _, message = last.partition(": ")
+        if type_name.replace(".", "").isidentifier():
+            return DeviceError(type_name, message, text)
+        return DeviceError("Error", last, text)
+    return ProtocolError(f"{where} finished a command without sending its result")

@@ -1,0 +1,414 @@
+"""The raw-REPL client: one turnaround per command, on any transport.
+
+It enters raw REPL without resetting the board, sends each command in plain raw
+mode (small) or raw-paste mode with flow control (large), reads in bulk with a
+deadline on every read, and interrupts the board when a command's timeout
+passes. Between commands an idle drainer keeps reading, so board threads never
+stall on a full buffer and their output reaches the host as it is printed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import select
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+from pydantic import BaseModel, ConfigDict
+
+from belayfw.errors import DeviceDisconnected, ProtocolError, TaskTimeout
+from belayfw.response import FrameSink, OutputSink, Response, ResponseParser
+from belayfw.transports.base import Transport
+
+log = logging.getLogger(__name__)
+
+RAW_REPL_BANNER = b"raw REPL; CTRL-B to exit\r\n>"
+FRIENDLY_PROMPT = b">>> "
+#: Commands longer than this go through raw-paste mode with flow control.
+RAW_PASTE_THRESHOLD = 256
+#: How long a board gets to stop after an interrupt before the next one.
+INTERRUPT_GRACE_SECONDS = 1.0
+INTERRUPT_ATTEMPTS = 3
+#: Reads never wait longer than this, so deadlines and closing are noticed.
+_READ_SLICE_SECONDS = 0.5
+_ENTRY_RETRY_SECONDS = 1.0
+_RAW_PASTE_STALL_SECONDS = 5.0
+#: The idle drainer starts reading once no command has run for this long.
+DRAIN_QUIET_SECONDS = 0.02
+
+
+class LinkStats(BaseModel):
+    """Traffic on one board link since it opened (a read-only snapshot)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bytes_sent: int
+    bytes_received: int
+    round_trips: int
+
+
+class RawRepl:
+    """A raw-REPL session on one transport; safe to share between host threads."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        token: bytes,
+        on_output: OutputSink,
+        on_frame: FrameSink | None = None,
+    ) -> None:
+        self.transport = transport
+        self.parser = ResponseParser(token, on_output, on_frame or _ignore_frame)
+        self.bytes_sent = 0
+        self.bytes_received = 0
+        self.round_trips = 0
+        self.raw_paste = True
+        self._lock = threading.Lock()
+        self._generation = 0  # bumped by every command, so the drainer can tell busy from idle
+        self._stop = threading.Event()
+        self._busy = False
+        self._broken: DeviceDisconnected | None = None
+        self._closing = False
+        self._drainer: threading.Thread | None = None
+        self._wake_r, self._wake_w = os.pipe()
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def enter(self, timeout: float = 5.0) -> None:
+        """Enter raw REPL: interrupt what runs (where safe), tolerate banners and noise."""
+        deadline = time.monotonic() + timeout
+        seen = bytearray()
+        transport = self.transport
+        while True:
+            if transport.interrupt_on_entry:
+                self._write(b"\r\x03\x03")
+            self._write(b"\x01")
+            retry_at = min(deadline, time.monotonic() + _ENTRY_RETRY_SECONDS)
+            while time.monotonic() < retry_at:
+                try:
+                    seen += self._read(retry_at)
+                except DeviceDisconnected as exc:
+                    said = f"; before that it printed {_preview(seen)}" if seen else ""
+                    raise DeviceDisconnected(f"{exc.args[0]}{said}") from None
+                index = seen.find(RAW_REPL_BANNER)
+                if index >= 0:
+                    if index:
+                        log.debug(
+                            "%s: before raw REPL: %r", transport.description, bytes(seen[:index])
+                        )
+                    rest = bytes(seen[index + len(RAW_REPL_BANNER) :])
+                    if rest:
+                        self.parser.feed(rest)
+                    return
+            if time.monotonic() >= deadline:
+                raise ProtocolError(
+                    f"{transport.description} did not enter raw REPL within {timeout:.1f} s; "
+                    f"it sent {_preview(seen)}"
+                )
+
+    def start_drainer(self) -> None:
+        """Start reading board output between commands."""
+        if self._drainer is None:
+            self._drainer = threading.Thread(
+                target=self._drain, name=f"belayfw-drain[{self.transport.description}]", daemon=True
+            )
+            self._drainer.start()
+
+    def close(self) -> None:
+        """Stop the drainer and close the transport."""
+        if self._closing:
+            return
+        self._closing = True
+        self._stop.set()
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"x")
+        if self._drainer is not None and self._drainer is not threading.current_thread():
+            self._drainer.join(timeout=2.0)
+        with self._lock:
+            self.transport.close()
+        for fd in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    @property
+    def closed(self) -> bool:
+        return self._closing
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[Transport]:
+        """Lend the transport, with no command or drainer touching it meanwhile.
+
+        For tools that speak to the board directly (benchmarks, file transfer);
+        the board must be back at the raw-REPL prompt when the block ends.
+        """
+        with self._lock:
+            self._generation += 1
+            yield self.transport
+
+    @property
+    def stats(self) -> LinkStats:
+        return LinkStats(
+            bytes_sent=self.bytes_sent,
+            bytes_received=self.bytes_received,
+            round_trips=self.round_trips,
+        )
+
+    # -- commands -----------------------------------------------------------------------
+
+    def execute(
+        self, code: bytes, *, timeout: float | None = None, capture: bool = False
+    ) -> Response:
+        """Run ``code`` and return its response; exactly one turnaround for small code.
+
+        When ``timeout`` passes, the board is interrupted and :class:`TaskTimeout`
+        is raised once it has stopped; the link stays usable.
+        """
+        with self._lock:
+            self._generation += 1
+            return self._execute_locked(code, timeout, capture)
+
+    def interrupt(self) -> bool:
+        """Interrupt the command running now; returns False when nothing runs."""
+        if not self._busy:
+            return False
+        self.transport.interrupt()
+        return True
+
+    def _execute_locked(self, code: bytes, timeout: float | None, capture: bool) -> Response:
+        if self._broken is not None:
+            raise DeviceDisconnected(str(self._broken))
+        if self._closing:
+            raise DeviceDisconnected(f"{self.transport.description} is closed")
+        started = time.monotonic()
+        deadline = None if timeout is None else started + timeout
+        try:
+            if self.raw_paste and len(code) > RAW_PASTE_THRESHOLD:
+                self._send_raw_paste(code, capture, deadline)
+            else:
+                self._write(code + b"\x04")
+                self.parser.begin(capture=capture)
+            self.round_trips += 1
+            self._busy = True
+            try:
+                timed_out = self._await_response(deadline, timeout)
+            finally:
+                self._busy = False
+        except DeviceDisconnected as exc:
+            self._broken = exc
+            raise
+        response = self.parser.finish()
+        if timed_out:
+            raise TaskTimeout(
+                f"board code ran past its {timeout:g} s timeout and was interrupted",
+                timeout=timeout,
+            )
+        return response
+
+    def _await_response(self, deadline: float | None, timeout: float | None) -> bool:
+        """Read until the response is complete; returns True when it had to interrupt."""
+        parser = self.parser
+        interrupts = 0
+        next_interrupt = 0.0
+        try:
+            while not parser.done:
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
+                    if interrupts == 0:
+                        # A last look: interrupting a board that has just finished is unsafe.
+                        self._pump(now)
+                        if parser.done:
+                            break
+                    if now >= next_interrupt:
+                        if interrupts >= INTERRUPT_ATTEMPTS:
+                            raise self._give_up(timeout, interrupts)
+                        self.transport.interrupt()
+                        interrupts += 1
+                        next_interrupt = now + INTERRUPT_GRACE_SECONDS
+                    wait_until = next_interrupt
+                else:
+                    wait_until = now + _READ_SLICE_SECONDS if deadline is None else deadline
+                self._pump(min(wait_until, now + _READ_SLICE_SECONDS))
+        except KeyboardInterrupt:
+            # The host user pressed Ctrl-C: stop the board too, then let it propagate.
+            self._stop_after_host_interrupt()
+            raise
+        return interrupts > 0
+
+    def _pump(self, until: float) -> None:
+        data = self._read(until)
+        if data:
+            self.parser.feed(data)
+
+    def _give_up(self, timeout: float | None, interrupts: int) -> TaskTimeout:
+        description = self.transport.description
+        self._broken = DeviceDisconnected(
+            f"{description} did not stop after {interrupts} interrupts and was disconnected"
+        )
+        self.transport.close()
+        return TaskTimeout(
+            f"board code ran past its {timeout:g} s timeout and did not stop after "
+            f"{interrupts} interrupts; the link to {description} was closed",
+            timeout=timeout,
+        )
+
+    def _stop_after_host_interrupt(self) -> None:
+        try:
+            self.transport.interrupt()
+            deadline = time.monotonic() + INTERRUPT_GRACE_SECONDS
+            while not self.parser.done and time.monotonic() < deadline:
+                self._pump(deadline)
+            if self.parser.done:
+                self.parser.finish()
+            else:
+                self._broken = DeviceDisconnected(
+                    f"{self.transport.description} was left running after a host interrupt"
+                )
+        except DeviceDisconnected as exc:
+            self._broken = exc
+
+    # -- raw-paste mode -------------------------------------------------------------------
+
+    def _send_raw_paste(self, code: bytes, capture: bool, deadline: float | None) -> None:
+        """Send ``code`` in raw-paste mode, honouring the board's flow-control window."""
+        self._write(b"\x05A\x01")
+        header = self._read_until_reply(self._raw_paste_reply, "answer the raw-paste request")
+        before, reply, after = header
+        self._feed_idle(before)
+        if reply == b"R\x00":
+            # The board knows raw-paste but refuses it: plain raw mode from now on.
+            self.raw_paste = False
+            self._feed_idle(after)
+            self._write(code + b"\x04")
+            self.parser.begin(capture=capture)
+            return
+        window = struct.unpack("<H", reply[2:4])[0]
+        credit = window + window * self._take_grants(after)
+        sent = 0
+        view = memoryview(code)
+        while sent < len(code):
+            if credit <= 0:
+                stall_limit = time.monotonic() + _RAW_PASTE_STALL_SECONDS
+                while credit <= 0:
+                    if time.monotonic() >= stall_limit:
+                        raise ProtocolError(
+                            f"{self.transport.description} stopped granting raw-paste window"
+                        )
+                    credit += window * self._take_grants(self._read(stall_limit))
+            chunk = bytes(view[sent : sent + credit])
+            self._write(chunk)
+            sent += len(chunk)
+            credit -= len(chunk)
+        self._write(b"\x04")
+        # The board acknowledges the end of data with \x04, then runs the code.
+        before, _, after = self._read_until_reply(_find_paste_ack, "acknowledge raw-paste data")
+        self._feed_idle(before.replace(b"\x01", b""))
+        self.parser.begin(capture=capture, raw_paste=True)
+        self._feed_idle(after)
+
+    @staticmethod
+    def _raw_paste_reply(data: bytearray) -> tuple[int, int]:
+        """Where the board's answer to a raw-paste request is in ``data``: (start, length)."""
+        accepted = data.find(b"R\x01")
+        if accepted >= 0:
+            return (accepted, 4) if len(data) >= accepted + 4 else (-1, 0)
+        return data.find(b"R\x00"), 2
+
+    def _read_until_reply(
+        self, locate: Callable[[bytearray], tuple[int, int]], what: str
+    ) -> tuple[bytes, bytes, bytes]:
+        """Read until ``locate`` finds the reply; return (before, reply, after)."""
+        pending = bytearray()
+        limit = time.monotonic() + _RAW_PASTE_STALL_SECONDS
+        while True:
+            start, length = locate(pending)
+            if start >= 0:
+                data = bytes(pending)
+                return data[:start], data[start : start + length], data[start + length :]
+            if time.monotonic() >= limit:
+                raise ProtocolError(
+                    f"{self.transport.description} did not {what}; it sent {_preview(pending)}"
+                )
+            pending += self._read(limit)
+
+    def _take_grants(self, data: bytes) -> int:
+        """Count window grants (\\x01) in ``data``; forward anything else as output."""
+        rest = data.replace(b"\x01", b"")
+        if b"\x04" in rest:
+            self._write(b"\x04")
+            raise ProtocolError(f"{self.transport.description} aborted the raw-paste transfer")
+        self._feed_idle(rest)
+        return len(data) - len(rest)
+
+    def _feed_idle(self, data: bytes | bytearray) -> None:
+        if data:
+            self.parser.feed(bytes(data))
+
+    # -- idle drainer ---------------------------------------------------------------------
+
+    def _drain(self) -> None:
+        """Read between commands, once the link has been quiet for a moment.
+
+        While the host keeps calling, this thread stays asleep (it wakes once per
+        quiet period to check), so it costs the hot path nothing; once no command
+        has run for ``DRAIN_QUIET_SECONDS`` it waits on the descriptor and
+        forwards whatever board threads print.
+        """
+        fd = self.transport.fileno()
+        while True:
+            generation = self._generation
+            if self._stop.wait(DRAIN_QUIET_SECONDS):
+                return
+            if self._generation != generation or self._lock.locked():
+                continue  # busy: stay out of the way
+            if fd is not None:
+                ready, _, _ = select.select([fd, self._wake_r], [], [])
+                if self._wake_r in ready:
+                    return
+            if not self._lock.acquire(blocking=False):
+                continue
+            try:
+                if self._broken is not None or self._closing:
+                    return
+                # With a descriptor the data is there now; without one, wait briefly.
+                until = time.monotonic() + (0.0 if fd is not None else DRAIN_QUIET_SECONDS)
+                data = self._read(until)
+                if data:
+                    self.parser.feed(data)
+            except DeviceDisconnected as exc:
+                self._broken = exc
+                log.warning("%s", exc)
+                return
+            except Exception:  # an output callback failed: keep the link alive
+                log.exception("belayfw: error while delivering board output")
+            finally:
+                self._lock.release()
+
+    # -- bytes ------------------------------------------------------------------------------
+
+    def _write(self, data: bytes) -> None:
+        self.transport.write(data)
+        self.bytes_sent += len(data)
+
+    def _read(self, deadline: float) -> bytes:
+        data = self.transport.read(deadline)
+        self.bytes_received += len(data)
+        return data
+
+
+def _find_paste_ack(data: bytearray) -> tuple[int, int]:
+    """The board's \\x04 that ends raw-paste data, skipping late window grants."""
+    return data.find(b"\x04"), 1
+
+
+def _ignore_frame(tag: str, payload: bytes) -> None:
+    log.debug("unhandled board frame %r: %r", tag, payload[:80])
+
+
+def _preview(data: bytes | bytearray, limit: int = 120) -> str:
+    data = bytes(data)
+    return repr(data if len(data) <= limit else data[-limit:])

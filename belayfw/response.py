@@ -1,0 +1,238 @@
+"""Reading the board's byte stream: raw-REPL sections, result frames, plain output.
+
+A raw-REPL response is ``OK`` + stdout + ``\\x04`` + stderr + ``\\x04`` and, some
+time later, the ``>`` prompt. Board threads print at any moment, so their bytes
+land anywhere: before ``OK``, inside either section, after the prompt, or between
+two commands. The parser therefore:
+
+* finds each protocol marker wherever it is and treats every other byte as
+  output, forwarded in stream order so a thread's line arrives whole;
+* takes results only from frames (``\\x02`` + token + tag + payload + ``\\x03``),
+  which the board writes in one call each, so no print can be mistaken for a
+  result;
+* counts a response complete at the second ``\\x04`` and swallows the prompt
+  whenever it turns up, possibly during the next command.
+"""
+
+from __future__ import annotations
+
+import codecs
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+OutputSink = Callable[[str], None]
+FrameSink = Callable[[str, bytes], None]
+
+FRAME_START = b"\x02"
+FRAME_END = b"\x03"
+#: Frame tags that end a call (the rest are events such as thread output).
+RESULT_TAGS = frozenset("rbei")
+CONTINUATION_TAG = "+"
+
+
+class Phase(enum.Enum):
+    IDLE = "idle"  # between commands: everything is output
+    AWAIT_OK = "await-ok"  # command sent in plain raw mode; the board's "OK" is next
+    STDOUT = "stdout"
+    STDERR = "stderr"
+    DONE = "done"
+
+
+@dataclass
+class Response:
+    """What one command produced."""
+
+    result_tag: str | None = None
+    result: bytes = b""
+    output: str = ""  # the command's own printed text, when captured
+    stderr: str = ""
+
+    @property
+    def complete(self) -> bool:
+        return self.result_tag is not None
+
+
+@dataclass
+class _Capture:
+    output: list[str] = field(default_factory=list)
+    decoder: codecs.IncrementalDecoder = field(
+        default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace")
+    )
+
+
+class ResponseParser:
+    """Incremental parser shared by every command on one link (it keeps the prompt state)."""
+
+    def __init__(self, token: bytes, on_output: OutputSink, on_frame: FrameSink) -> None:
+        self.token = token
+        self.on_output = on_output
+        self.on_frame = on_frame
+        self.phase = Phase.IDLE
+        self.prompt_pending = False
+        self._buffer = bytearray()
+        self._continuation = bytearray()
+        self._out_decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._response = Response()
+        self._capture: _Capture | None = None
+        self._stderr = bytearray()
+
+    # -- command boundaries ------------------------------------------------------------
+
+    def begin(self, *, capture: bool, raw_paste: bool = False) -> None:
+        """Start reading the response to a command just sent."""
+        self._response = Response()
+        self._capture = _Capture() if capture else None
+        self._stderr = bytearray()
+        self.phase = Phase.STDOUT if raw_paste else Phase.AWAIT_OK
+
+    @property
+    def done(self) -> bool:
+        return self.phase is Phase.DONE
+
+    def finish(self) -> Response:
+        """Return the completed response and go back to idle."""
+        response = self._response
+        capture = self._capture
+        if capture is not None:
+            tail = capture.decoder.decode(b"", final=True)
+            response.output = "".join(capture.output) + tail
+        response.stderr = self._stderr.decode("utf-8", "replace")
+        self._capture = None
+        self._response = Response()
+        self.phase = Phase.IDLE
+        return response
+
+    # -- bytes in ------------------------------------------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        """Consume bytes from the board (any split, any interleaving)."""
+        buffer = self._buffer
+        buffer += data
+        start = 0
+        token = self.token
+        while True:
+            position, marker = self._next_marker(start)
+            if position < 0:
+                keep = self._partial_marker_tail(start)
+                self._emit(buffer, start, len(buffer) - keep)
+                start = len(buffer) - keep
+                break
+            self._emit(buffer, start, position)
+            if marker == FRAME_START:
+                body = position + len(token)
+                end = buffer.find(FRAME_END, body)
+                if end < 0:
+                    start = position  # frame still arriving
+                    break
+                tag = chr(buffer[body])
+                self._frame(tag, bytes(buffer[body + 1 : end]))
+                start = end + 1
+            elif marker == b">":
+                self.prompt_pending = False
+                start = position + 1
+            elif marker == b"OK":
+                self.phase = Phase.STDOUT
+                start = position + 2
+            else:  # b"\x04"
+                if self.phase is Phase.STDOUT:
+                    self.phase = Phase.STDERR
+                elif self._response.result_tag is not None or _looks_like_traceback(self._stderr):
+                    self.phase = Phase.DONE
+                    self.prompt_pending = True
+                    self._settle_stderr()
+                else:
+                    # No result and no traceback: both \x04 were printed by board code.
+                    self._reclassify_stderr(b"\x04", b"\x04")
+                start = position + 1
+        del buffer[:start]
+
+    def _next_marker(self, start: int) -> tuple[int, bytes]:
+        buffer = self._buffer
+        best, best_marker = buffer.find(self.token, start), FRAME_START
+        phase = self.phase
+        if phase is Phase.AWAIT_OK:
+            candidates: tuple[bytes, ...] = (b"OK",)
+        elif phase is Phase.STDOUT or phase is Phase.STDERR:
+            candidates = (b"\x04",)
+        else:
+            candidates = ()
+        if self.prompt_pending:
+            candidates += (b">",)
+        for marker in candidates:
+            # Only look before the best match found so far.
+            limit = best if best >= 0 else len(buffer)
+            found = buffer.find(marker, start, limit)
+            if found >= 0:
+                best, best_marker = found, marker
+        return best, best_marker
+
+    def _partial_marker_tail(self, start: int) -> int:
+        """How many trailing bytes could be the start of a marker split across reads."""
+        buffer = self._buffer
+        markers = [self.token]
+        if self.phase is Phase.AWAIT_OK:
+            markers.append(b"OK")
+        longest = 0
+        for marker in markers:
+            for size in range(min(len(marker) - 1, len(buffer) - start), longest, -1):
+                if buffer.endswith(marker[:size]):
+                    longest = size
+                    break
+        return longest
+
+    def _emit(self, buffer: bytes | bytearray, start: int, end: int) -> None:
+        if end <= start:
+            return
+        chunk = bytes(buffer[start:end])
+        capture = self._capture
+        phase = self.phase
+        if phase is Phase.STDERR:
+            self._stderr.extend(chunk)
+        elif phase is Phase.STDOUT and capture is not None:
+            capture.output.append(capture.decoder.decode(chunk))
+        else:
+            text = self._out_decoder.decode(chunk)
+            if text:
+                self.on_output(text)
+
+    def _settle_stderr(self) -> None:
+        """Forward the stderr section as output when a frame carried the result.
+
+        belayfw's board wrapper catches every exception into a frame, so a framed
+        command leaves nothing of its own on stderr: whatever is there was printed
+        by a board thread and belongs to the output stream, at this very point.
+        """
+        if self._response.result_tag is not None and self._stderr:
+            text = self._out_decoder.decode(bytes(self._stderr))
+            self._stderr.clear()
+            if text:
+                self.on_output(text)
+
+    def _reclassify_stderr(self, before: bytes, after: bytes) -> None:
+        """Treat the current 'stderr section' as stdout text after all."""
+        text = before + bytes(self._stderr) + after
+        self._stderr.clear()
+        self.phase = Phase.STDOUT
+        self._emit(text, 0, len(text))
+
+    def _frame(self, tag: str, payload: bytes) -> None:
+        if tag == CONTINUATION_TAG:
+            self._continuation += payload
+            return
+        if tag in RESULT_TAGS:
+            if self.phase is Phase.STDERR:
+                # The board writes results inside stdout: the \x04 before was printed.
+                self._reclassify_stderr(b"\x04", b"")
+            if self._continuation:
+                payload = bytes(self._continuation) + payload
+                self._continuation.clear()
+            self._response.result_tag = tag
+            self._response.result = payload
+            return
+        self.on_frame(tag, payload)
+
+
+def _looks_like_traceback(stderr: bytearray) -> bool:
+    """True when an unframed stderr section is the board reporting an error."""
+    return b"Traceback (most recent call last)" in stderr or b"Error" in stderr
