@@ -1,0 +1,34 @@
+"""Every example runs on the emulator board and prints what it promises."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+EXPECTED = {
+    "hello_board.py": [
+        "board says: micropython linux",
+        "sum of squares on the board: 285",
+        "ZeroDivisionError",
+        "board still answers: yes",
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_example_runs(name: str) -> None:
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / name)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    for expected in EXPECTED[name]:
+        assert expected in result.stdout
+
+
+def test_every_example_is_tested() -> None:
+    assert {path.name for path in EXAMPLES.glob("*.py")} == set(EXPECTED)

@@ -1,0 +1,161 @@
+"""Raw-REPL protocol faults a real board cannot produce on demand (scripted transport)."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import serial
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from belayfw import DeviceDisconnected, ProtocolError
+from belayfw.protocol import RawRepl
+from belayfw.response import ResponseParser
+from belayfw.transports.scripted import AwaitWrite, ScriptedTransport, Vanish
+from belayfw.transports.serial import SerialTransport
+
+TOKEN = b"\x02cafe0001"
+BANNER = b"raw REPL; CTRL-B to exit\r\n>"
+
+
+def frame(tag: str, payload: bytes) -> bytes:
+    return TOKEN + tag.encode() + payload + b"\x03"
+
+
+def repl_for(script, outputs: list[str] | None = None) -> tuple[RawRepl, ScriptedTransport]:
+    transport = ScriptedTransport(script)
+    sink = outputs.append if outputs is not None else (lambda text: None)
+    return RawRepl(transport, token=TOKEN, on_output=sink), transport
+
+
+def test_entry_tolerates_banners_and_noise() -> None:
+    outputs: list[str] = []
+    repl, transport = repl_for(
+        [b"\x00garbage\xff MicroPython v1.2\r\n>>> ", b"\r\nraw REPL; CTRL-B", b" to exit\r\n>"],
+        outputs,
+    )
+    repl.enter(timeout=2)
+    assert transport.writes == [b"\x01"]  # no soft reset, no blind Ctrl-C on the emulator-like link
+    assert outputs == []
+
+
+def test_entry_without_banner_fails_with_what_was_seen() -> None:
+    repl, _ = repl_for([b"some other firmware>"])
+    with pytest.raises(ProtocolError, match=r"did not enter raw REPL.*some other firmware"):
+        repl.enter(timeout=0.3)
+
+
+def test_real_board_gets_interrupted_before_entry() -> None:
+    repl, transport = repl_for([BANNER])
+    transport.interrupt_on_entry = True
+    repl.enter(timeout=2)
+    assert transport.writes == [b"\r\x03\x03", b"\x01"]
+
+
+def test_one_write_and_one_turnaround_per_command() -> None:
+    repl, transport = repl_for([BANNER, AwaitWrite(), b"OK" + frame("r", b"42") + b"\x04\x04>"])
+    repl.enter(timeout=2)
+    response = repl.execute(b"_bfw_v(lambda:(42\n))", timeout=2)
+    assert (response.result_tag, response.result) == ("r", b"42")
+    assert transport.writes[-1] == b"_bfw_v(lambda:(42\n))\x04"
+    assert repl.stats.round_trips == 1
+
+
+def test_frame_cut_mid_way_then_port_vanishes() -> None:
+    repl, _ = repl_for([BANNER, AwaitWrite(), b"OK" + TOKEN + b"r[1, 2,", Vanish("USB unplugged")])
+    repl.enter(timeout=2)
+    with pytest.raises(DeviceDisconnected, match="USB unplugged"):
+        repl.execute(b"x", timeout=2)
+    with pytest.raises(DeviceDisconnected, match="USB unplugged"):
+        repl.execute(b"y", timeout=2)  # the link stays marked as gone
+
+
+def test_silent_board_times_out_after_interrupts_and_link_is_closed() -> None:
+    from belayfw import TaskTimeout, protocol
+
+    repl, transport = repl_for([BANNER, AwaitWrite(), b"OK"])
+    repl.enter(timeout=2)
+    original = protocol.INTERRUPT_GRACE_SECONDS
+    protocol.INTERRUPT_GRACE_SECONDS = 0.05
+    try:
+        with pytest.raises(TaskTimeout, match="did not stop after 3 interrupts"):
+            repl.execute(b"stuck()", timeout=0.05)
+    finally:
+        protocol.INTERRUPT_GRACE_SECONDS = original
+    assert transport.interrupts == 3
+    assert transport.closed
+    with pytest.raises(DeviceDisconnected):
+        repl.execute(b"1", timeout=1)
+
+
+def test_serial_port_that_cannot_open(mocker) -> None:
+    mocker.patch(
+        "belayfw.transports.serial.serial.serial_for_url",
+        side_effect=serial.SerialException("[Errno 2] No such file or directory"),
+    )
+    with pytest.raises(DeviceDisconnected, match="cannot open /dev/ttyACM9"):
+        SerialTransport("/dev/ttyACM9")
+
+
+def test_serial_port_that_vanishes_mid_read(mocker) -> None:
+    port = mocker.MagicMock()
+    port.fileno.side_effect = AttributeError  # no descriptor: pyserial's own wait is used
+    port.read.side_effect = serial.SerialException(
+        "device reports readiness to read but returned no data"
+    )
+    mocker.patch("belayfw.transports.serial.serial.serial_for_url", return_value=port)
+    transport = SerialTransport("/dev/ttyACM0")
+    with pytest.raises(DeviceDisconnected, match="returned no data"):
+        transport.read(deadline=0)
+
+
+# -- the response parser under arbitrary splits and interleavings ---------------------------
+
+
+def _stream_with_noise(noise: list[str]) -> tuple[bytes, str]:
+    """A response with thread text in every gap; returns (stream, expected output)."""
+    gaps = (noise + [""] * 6)[:6]
+    parts = [
+        gaps[0].encode(),
+        b"OK",
+        gaps[1].encode(),
+        frame("+", b"[1, 2, "),
+        gaps[2].encode(),
+        frame("r", b"3]"),
+        gaps[3].encode(),
+        b"\x04",
+        gaps[4].encode(),
+        b"\x04",
+        gaps[5].encode(),
+    ]
+    return b"".join(parts), "".join(gaps)
+
+
+noise_text = st.text(
+    alphabet=st.characters(
+        blacklist_characters="\x01\x02\x03\x04>OK", blacklist_categories=("Cs",)
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    noise=st.lists(noise_text, min_size=6, max_size=6),
+    cuts=st.lists(st.integers(0, 200), max_size=8),
+)
+def test_parser_result_and_output_survive_any_split(noise: list[str], cuts: list[int]) -> None:
+    stream, expected_output = _stream_with_noise(noise)
+    stream += b">"  # the prompt, swallowed
+    outputs: list[str] = []
+    parser = ResponseParser(TOKEN, outputs.append, lambda tag, payload: None)
+    parser.begin(capture=False)
+    points = sorted({min(cut, len(stream)) for cut in cuts} | {0, len(stream)})
+    for start, end in itertools.pairwise(points):
+        parser.feed(stream[start:end])
+    assert parser.done
+    response = parser.finish()
+    assert (response.result_tag, response.result) == ("r", b"[1, 2, 3]")
+    assert "".join(outputs) == expected_output
+    assert not parser.prompt_pending

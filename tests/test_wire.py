@@ -1,0 +1,220 @@
+"""The wire against the real MicroPython interpreter: exec, eval, errors, timeouts, output."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from pydantic import ValidationError
+
+from belayfw import Device, DeviceError, TaskTimeout
+from belayfw.protocol import RAW_PASTE_THRESHOLD
+
+
+def test_exec_returns_what_the_code_printed(board: Device) -> None:
+    assert board.exec("print('hello')\nprint(1, 2, sep='-')") == "hello\n1-2\n"
+
+
+def test_exec_runs_at_global_scope(board: Device) -> None:
+    assert board.exec("counter = 41\ndef bump():\n    global counter\n    counter += 1\n") == ""
+    board.exec("bump()")
+    assert board.eval("counter") == 42
+
+
+def test_eval_returns_the_value_and_forwards_prints(board: Device, output) -> None:
+    board.exec("def noisy():\n    print('side effect')\n    return 7\n")
+    assert board.eval("noisy()") == 7
+    output.wait_for(lambda text: "side effect\n" in text)
+
+
+def test_eval_of_none(board: Device) -> None:
+    assert board.eval("None") is None
+
+
+def test_board_exception_carries_type_message_and_traceback(board: Device) -> None:
+    board.exec("def fails():\n    raise ValueError('bad reading')\n")
+    with pytest.raises(DeviceError) as caught:
+        board.eval("fails()")
+    error = caught.value
+    assert error.type_name == "ValueError"
+    assert error.message == "bad reading"
+    assert "line 2, in fails" in error.board_traceback
+    assert "ValueError: bad reading" in str(error)
+    assert board.eval("1 + 1") == 2  # the board is still usable
+
+
+def test_syntax_error_is_a_device_error(board: Device) -> None:
+    with pytest.raises(DeviceError) as caught:
+        board.exec("def broken(:\n    pass\n")
+    assert caught.value.type_name == "SyntaxError"
+    with pytest.raises(DeviceError) as caught:
+        board.eval("1 +")
+    assert caught.value.type_name == "SyntaxError"
+    assert board.eval("3") == 3
+
+
+def test_timeout_interrupts_and_board_stays_usable(board: Device) -> None:
+    with pytest.raises(TaskTimeout) as caught:
+        board.exec("while True:\n    pass\n", timeout=0.3)
+    assert caught.value.timeout == 0.3
+    assert board.eval("'still here'") == "still here"
+
+
+def test_timeout_on_code_sent_in_raw_paste_mode(board: Device) -> None:
+    # Raw-paste code ignores the Ctrl-C byte on the unix port; belayfw must still stop it.
+    padding = "# " + "x" * RAW_PASTE_THRESHOLD + "\n"
+    with pytest.raises(TaskTimeout):
+        board.exec(padding + "while True:\n    pass\n", timeout=0.3)
+    assert board.eval("5 * 5") == 25
+
+
+def test_device_default_timeout_applies(output) -> None:
+    with Device("emulator", output=output, timeout=0.3) as device:
+        with pytest.raises(TaskTimeout):
+            device.exec("while True: pass")
+        assert device.eval("1") == 1
+
+
+def test_interrupt_from_another_thread(board: Device) -> None:
+    board.exec("import time")
+    stopper = threading.Timer(0.2, board.interrupt)
+    stopper.start()
+    try:
+        with pytest.raises(DeviceError) as caught:
+            board.exec("while True:\n    time.sleep_ms(1)\n")
+    finally:
+        stopper.cancel()
+    assert caught.value.type_name == "KeyboardInterrupt"
+    assert board.eval("2") == 2
+
+
+def test_interrupt_when_idle_sends_nothing(board: Device) -> None:
+    before = board.link_stats.bytes_sent
+    assert board.interrupt() is False
+    assert board.link_stats.bytes_sent == before
+    assert board.eval("1") == 1
+
+
+def test_large_code_goes_through_raw_paste(board: Device) -> None:
+    numbers = list(range(3000))
+    board.exec(f"big = {numbers!r}")
+    assert board.eval("sum(big)") == sum(numbers)
+
+
+def test_bulk_results_round_trip_intact(board: Device) -> None:
+    assert board.eval("bytes(range(256)) * 400") == bytes(range(256)) * 400
+    assert board.eval("list(range(10000))") == list(range(10000))
+
+
+def test_one_round_trip_per_eval(board: Device) -> None:
+    before = board.link_stats
+    for value in range(10):
+        assert board.eval(str(value)) == value
+    after = board.link_stats
+    assert after.round_trips - before.round_trips == 10
+    assert after.bytes_sent > before.bytes_sent
+    assert after.bytes_received > before.bytes_received
+
+
+def test_link_stats_is_a_read_only_record(board: Device) -> None:
+    stats = board.link_stats
+    with pytest.raises(ValidationError):
+        stats.round_trips = 0  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        board.link_stats = stats  # type: ignore[misc]
+
+
+def test_prints_that_look_like_protocol_do_not_confuse_results(board: Device, output) -> None:
+    board.exec(
+        "def tricky():\n"
+        "    print('OK\\x04\\x04>')\n"
+        "    print('\\x02fake-frame r123\\x03')\n"
+        "    return 'real'\n"
+    )
+    assert board.eval("tricky()") == "real"
+    assert board.exec("tricky()") == "OK\x04\x04>\n\x02fake-frame r123\x03\n"
+    assert board.eval("1") == 1
+    output.wait_for(lambda text: "\x02fake-frame r123\x03" in text)
+
+
+def test_thread_output_never_corrupts_results(board: Device, output) -> None:
+    """A board thread prints every 2 ms while the host makes 1,000 evals."""
+    started = board.exec(
+        "import _thread, time\n"
+        "running = True\n"
+        "def chatter():\n"
+        "    n = 0\n"
+        "    while running:\n"
+        "        print('tick', n)\n"
+        "        n += 1\n"
+        "        time.sleep_ms(2)\n"
+        "    print('chatter done', n)\n"
+        "def stop():\n"
+        "    global running\n"
+        "    running = False\n"
+        "_thread.start_new_thread(chatter, ())\n"
+    )
+    for value in range(1000):
+        assert board.eval(f"{value} * 3") == value * 3
+    board.eval("stop()")  # eval forwards output (exec would return the ticks it caught)
+    # Ticks printed while exec ran are part of what exec returned.
+    text = started + output.wait_for(lambda text: "chatter done" in text)
+    lines = text.splitlines()
+    total = int(lines[-1].split()[-1])
+    ticks = [line for line in lines if line.startswith("tick")]
+    assert total > 50  # the thread really ran during the evals
+    assert ticks == [f"tick {n}" for n in range(total)]  # every line once, whole, in order
+
+
+def test_idle_thread_output_reaches_the_host(board: Device, output) -> None:
+    board.exec(
+        "import _thread, time\n"
+        "def later():\n"
+        "    time.sleep_ms(50)\n"
+        "    print('printed while the host was idle')\n"
+        "_thread.start_new_thread(later, ())\n"
+    )
+    output.wait_for(lambda text: "printed while the host was idle\n" in text)
+
+
+def test_calls_from_many_host_threads_are_serialised(board: Device) -> None:
+    errors: list[BaseException] = []
+
+    def worker(base: int) -> None:
+        try:
+            for offset in range(50):
+                assert board.eval(f"{base} + {offset}") == base + offset
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(1000 * n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not errors
+
+
+def test_closed_device_refuses_calls(output) -> None:
+    device = Device("emulator", output=output)
+    device.close()
+    device.close()  # idempotent
+    assert not device.is_open
+    with pytest.raises(Exception, match="not open"):
+        device.eval("1")
+
+
+def test_open_false_defers_connecting(output) -> None:
+    device = Device("emulator", output=output, open=False)
+    assert not device.is_open
+    with device:
+        assert device.eval("6 * 7") == 42
+    assert not device.is_open
+
+
+def test_deadline_on_every_read_even_without_timeout(board: Device) -> None:
+    # A long call without a timeout completes; nothing gives up early.
+    started = time.monotonic()
+    board.exec("import time\ntime.sleep_ms(700)")
+    assert time.monotonic() - started >= 0.65  # the board's clock rounds
