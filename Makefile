@@ -16,7 +16,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python examples/hello_board.py
+	$(BIN)/python examples/sensor_station.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

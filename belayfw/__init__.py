@@ -1,5 +1,6 @@
 """belayfw: drive MicroPython boards from host Python."""
 
+from belayfw.decorators import setup, task, teardown, thread
 from belayfw.device import Device
 from belayfw.errors import (
     BelayError,
@@ -15,6 +16,7 @@ from belayfw.errors import (
     SessionLimitExceeded,
     TaskTimeout,
 )
+from belayfw.executors import ThreadHandle
 from belayfw.protocol import LinkStats
 from belayfw.transports import register_scheme
 
@@ -35,5 +37,10 @@ __all__ = [
     "SessionError",
     "SessionLimitExceeded",
     "TaskTimeout",
+    "ThreadHandle",
     "register_scheme",
+    "setup",
+    "task",
+    "teardown",
+    "thread",
 ]

@@ -12,7 +12,8 @@ import logging
 import secrets
 import sys
 import time
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 from belayfw import codec
 from belayfw.board import board_source, source_hash
@@ -26,6 +27,15 @@ log = logging.getLogger(__name__)
 
 RUNTIME_SOURCE = board_source("runtime")
 RUNTIME_VERSION = source_hash(RUNTIME_SOURCE)
+
+
+class DeployItem(NamedTuple):
+    """One piece of board code: its global name, content hash, kind and source."""
+
+    name: str
+    code_hash: str
+    kind: str  # "f": a function definition; "s": a setup body kept for later
+    source: str
 
 
 def print_to_stdout(text: str) -> None:
@@ -54,7 +64,7 @@ class Connection:
         self.repl = RawRepl(self.transport, token=token, on_output=on_output, on_frame=on_frame)
         try:
             self.repl.enter(timeout=entry_timeout)
-            self.runtime_installed = self._sync_runtime(token)
+            self.board_hashes = self._probe(token)
             self.repl.start_drainer()
         except BaseException:
             self.repl.close()
@@ -63,8 +73,8 @@ class Connection:
 
     # -- set-up ---------------------------------------------------------------------------
 
-    def _sync_runtime(self, token: bytes) -> bool:
-        """Adopt the board's frame token and install the runtime if needed (True if sent)."""
+    def _probe(self, token: bytes) -> dict[str, str]:
+        """One round trip: adopt the board's frame token, learn what code it holds."""
         nonce = secrets.token_hex(4)
         probe = (
             board_source("probe")
@@ -74,19 +84,41 @@ class Connection:
         parser = self.repl.parser
         parser.token = b"\x02" + nonce.encode()
         try:
-            board_token, version = self._decode(self._execute(probe, timeout=5.0))
+            board_token, version, hashes = self._decode(self._execute(probe, timeout=5.0))
         finally:
             parser.token = token
         if not isinstance(board_token, bytes) or not board_token.startswith(b"\x02"):
             raise ProtocolError(f"board reported a malformed frame token {board_token!r}")
         parser.token = board_token
-        if version == RUNTIME_VERSION:
-            return False
-        install = f"{RUNTIME_SOURCE}\n_bfw_V = {RUNTIME_VERSION!r}\n"
-        self._decode(self._execute(install + "_bfw_r(None)\n", timeout=10.0))
-        return True
+        self.runtime_stale = version != RUNTIME_VERSION
+        return dict(hashes) if not self.runtime_stale else {}
+
+    def install(self, items: Sequence[DeployItem] = ()) -> int:
+        """Send the runtime (if stale) and ``items`` in one round trip; returns bytes of source.
+
+        Nothing is sent when the board already holds all of it.
+        """
+        parts = []
+        if self.runtime_stale:
+            parts.append(f"{RUNTIME_SOURCE}\n_bfw_V = {RUNTIME_VERSION!r}\n")
+        if items:
+            parts.append(f"_bfw_c(_bfw_d,{codec.encode([tuple(item) for item in items])})\n")
+        elif parts:
+            parts.append("_bfw_r(None)\n")
+        if not parts:
+            return 0
+        code = "".join(parts)
+        self._decode(self._execute(code, timeout=30.0))
+        self.runtime_stale = False
+        for name, code_hash, _, _ in items:
+            self.board_hashes[name] = code_hash
+        return len(code)
 
     # -- calls ------------------------------------------------------------------------------
+
+    def call(self, command: str, *, timeout: float | None = None) -> Any:
+        """Run a prepared ``_bfw_c(...)`` command and return its decoded value."""
+        return self._decode(self._execute(command, timeout=timeout))
 
     def evaluate(self, expression: str, *, timeout: float | None = None) -> Any:
         """Value of a board expression (board output is forwarded, not returned)."""

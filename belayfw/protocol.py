@@ -67,7 +67,8 @@ class RawRepl:
         self.bytes_sent = 0
         self.bytes_received = 0
         self.round_trips = 0
-        self.raw_paste = True
+        #: Send code over RAW_PASTE_THRESHOLD in raw-paste mode (turned off if refused).
+        self.raw_paste = getattr(transport, "prefers_raw_paste", True)
         self._lock = threading.Lock()
         self._generation = 0  # bumped by every command, so the drainer can tell busy from idle
         self._stop = threading.Event()

@@ -11,6 +11,12 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 EXPECTED = {
+    "sensor_station.py": [
+        "blinking: blink alive",
+        "status again (cached, no round trip): True",
+        "collected 10 samples",
+        "blink stopped: stopped",
+    ],
     "hello_board.py": [
         "board says: micropython linux",
         "sum of squares on the board: 285",

@@ -63,6 +63,7 @@ def test_timeout_interrupts_and_board_stays_usable(board: Device) -> None:
 
 def test_timeout_on_code_sent_in_raw_paste_mode(board: Device) -> None:
     # Raw-paste code ignores the Ctrl-C byte on the unix port; belayfw must still stop it.
+    board._link.repl.raw_paste = True  # the emulator's pty does not need it by default
     padding = "# " + "x" * RAW_PASTE_THRESHOLD + "\n"
     with pytest.raises(TaskTimeout):
         board.exec(padding + "while True:\n    pass\n", timeout=0.3)
@@ -96,10 +97,14 @@ def test_interrupt_when_idle_sends_nothing(board: Device) -> None:
     assert board.eval("1") == 1
 
 
-def test_large_code_goes_through_raw_paste(board: Device) -> None:
+@pytest.mark.parametrize("raw_paste", [True, False], ids=["raw-paste", "plain-raw"])
+def test_large_code_arrives_intact(board: Device, raw_paste: bool) -> None:
+    board._link.repl.raw_paste = raw_paste
     numbers = list(range(3000))
+    before = board.link_stats.bytes_sent
     board.exec(f"big = {numbers!r}")
     assert board.eval("sum(big)") == sum(numbers)
+    assert board.link_stats.bytes_sent - before > len(repr(numbers))
 
 
 def test_bulk_results_round_trip_intact(board: Device) -> None:

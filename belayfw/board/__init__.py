@@ -9,8 +9,14 @@ from importlib import resources
 
 @cache
 def board_source(name: str) -> str:
-    """Return the text of ``belayfw/board/<name>.py``."""
-    return resources.files(__package__).joinpath(f"{name}.py").read_text(encoding="utf-8")
+    """Return the text of ``belayfw/board/<name>.py`` as sent: no comments, no blank lines.
+
+    The board compiles every byte it receives; comments cost it time and RAM.
+    """
+    from belayfw.source import strip_comments
+
+    text = resources.files(__package__).joinpath(f"{name}.py").read_text(encoding="utf-8")
+    return "".join(line for line in strip_comments(text).splitlines(keepends=True) if line.strip())
 
 
 def source_hash(text: str) -> str:

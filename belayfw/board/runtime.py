@@ -6,9 +6,30 @@
 # thread's print (which MicroPython writes piece by piece) can land between
 # frames but never inside one. Payloads are repr() or base64 text, which never
 # contain raw control bytes. Tags: r=repr result, b=base64 bytes result,
-# e=error, i=interrupted, +=continuation of the next frame's payload.
+# e=error, i=interrupted, +=continuation of the next frame's payload; from board
+# threads: o=printed text, x=unhandled exception (never chunked).
+#
+# State lives in _bfw_* globals that survive a re-install, so a host that
+# reconnects without a board reset finds its code and threads where it left them.
 import sys as _bfw_sys
 import io as _bfw_io
+import time as _bfw_time
+
+try:
+    import _thread as _bfw_thr
+except ImportError:
+    _bfw_thr = None
+
+try:
+    _bfw_H
+except NameError:
+    _bfw_H = {}  # deployed name -> code hash
+    _bfw_S = {}  # setup name -> compiled body
+    _bfw_G = {}  # generator id -> running generator
+    _bfw_TH = {}  # belayfw thread id -> [name, state]
+    _bfw_ID = {}  # _thread ident -> belayfw thread id
+    _bfw_SR = set()  # thread ids asked to stop
+    _bfw_N = 0  # last thread id
 
 try:
     import binascii as _bfw_ba
@@ -60,3 +81,193 @@ def _bfw_v(f):
         _bfw_x(e)
         return
     _bfw_r(r)
+
+
+def _bfw_c(_bfw_f, *a, **k):
+    try:
+        r = _bfw_f(*a, **k)
+    except BaseException as e:
+        _bfw_x(e)
+        return
+    _bfw_r(r)
+
+
+def _bfw_tw(tag, data):
+    # Thread frames are never chunked: one write, so no continuation can mix.
+    _bfw_out.write(_bfw_T + tag + data + b'\x03')
+
+
+# -- deploy ------------------------------------------------------------------------
+
+def _bfw_d(items):
+    # items: (name, hash, kind, source); kind 's' keeps a setup body for later.
+    g = globals()
+    for n, h, k, s in items:
+        try:
+            c = compile(s, '<bfw:' + n + '>', 'exec')
+        except SyntaxError as e:
+            raise SyntaxError('in ' + n + ': ' + str(e))
+        if k == 's':
+            _bfw_S[n] = c
+        else:
+            exec(c, g)
+        _bfw_H[n] = h
+
+
+def _bfw_su(runs):
+    # Run setup bodies at global scope; their arguments become globals first.
+    g = globals()
+    for n, args in runs:
+        g.update(args)
+        exec(_bfw_S[n], g)
+
+
+def _bfw_purge(names):
+    g = globals()
+    for n in names:
+        _bfw_H.pop(n, None)
+        _bfw_S.pop(n, None)
+        g.pop(n, None)
+
+
+def _bfw_run_all(names):
+    # Run each function in turn; report every failure instead of stopping at one.
+    g = globals()
+    failed = []
+    for n in names:
+        try:
+            g[n]()
+        except Exception as e:
+            s = _bfw_io.StringIO()
+            _bfw_sys.print_exception(e, s)
+            failed.append((n, type(e).__name__, str(e), s.getvalue()))
+    return failed
+
+
+# -- generators ----------------------------------------------------------------------
+
+def _bfw_gs(_bfw_i, _bfw_f, *a, **k):
+    _bfw_G[_bfw_i] = _bfw_f(*a, **k)
+
+
+def _bfw_gn(i):
+    g = _bfw_G[i]
+    try:
+        return (1, next(g))
+    except StopIteration:
+        del _bfw_G[i]
+        return (0, None)
+    except BaseException:
+        del _bfw_G[i]
+        raise
+
+
+def _bfw_gx(i):
+    g = _bfw_G.pop(i, None)
+    if g is not None:
+        g.close()
+
+
+# -- threads -------------------------------------------------------------------------
+
+class _bfw_Stop(BaseException):
+    pass
+
+
+def _bfw_go():
+    # Called by instrumented thread code at every loop iteration and sleep slice.
+    if _bfw_SR and _bfw_ID.get(_bfw_thr.get_ident()) in _bfw_SR:
+        raise _bfw_Stop()
+    return True
+
+
+def _bfw_it(items):
+    for v in items:
+        _bfw_go()
+        yield v
+
+
+def _bfw_sms(ms):
+    _bfw_go()
+    end = _bfw_time.ticks_add(_bfw_time.ticks_ms(), int(ms))
+    while True:
+        left = _bfw_time.ticks_diff(end, _bfw_time.ticks_ms())
+        if left <= 0:
+            return
+        _bfw_time.sleep_ms(left if left < 20 else 20)
+        _bfw_go()
+
+
+def _bfw_sl(s):
+    _bfw_sms(s * 1000)
+
+
+def _bfw_sus(us):
+    _bfw_go()
+    _bfw_time.sleep_us(us)
+
+
+def _bfw_p(*a, sep=' ', end='\n', file=None):
+    if file is not None:
+        print(*a, sep=sep, end=end, file=file)
+        return
+    t = _bfw_ID.get(_bfw_thr.get_ident())
+    name = _bfw_TH[t][0] if t in _bfw_TH else '?'
+    _bfw_tw(b'o', (name + '\x1f' + sep.join([str(v) for v in a]) + end).encode())
+
+
+def _bfw_ts(_bfw_n, _bfw_f, *a, **k):
+    # Start a belayfw thread; the board picks its id, unique across host connections.
+    global _bfw_N
+    if _bfw_thr is None:
+        raise OSError('no _thread')
+    _bfw_N += 1
+    t = _bfw_N
+    _bfw_TH[t] = [_bfw_n, 'running']
+    _bfw_thr.start_new_thread(_bfw_tm, (t, _bfw_f, a, k))
+    return t
+
+
+def _bfw_tm(t, f, a, k):
+    me = _bfw_thr.get_ident()
+    _bfw_ID[me] = t
+    st = _bfw_TH[t]
+    err = None
+    try:
+        if t not in _bfw_SR:
+            f(*a, **k)
+        st[1] = 'finished'
+    except _bfw_Stop:
+        st[1] = 'stopped'
+    except BaseException as e:
+        st[1] = 'failed'
+        err = e
+    _bfw_SR.discard(t)
+    _bfw_ID.pop(me, None)
+    if err is not None:
+        s = _bfw_io.StringIO()
+        _bfw_sys.print_exception(err, s)
+        _bfw_tw(b'x', repr((t, type(err).__name__, str(err), s.getvalue())).encode())
+
+
+def _bfw_tstate(ts):
+    return {t: _bfw_TH[t][1] for t in ts if t in _bfw_TH}
+
+
+def _bfw_tstop(ts, ms):
+    # Ask threads to stop, then wait on the board (not the host) until they have.
+    for t in ts:
+        if t in _bfw_TH and _bfw_TH[t][1] == 'running':
+            _bfw_SR.add(t)
+    end = _bfw_time.ticks_add(_bfw_time.ticks_ms(), ms)
+    while _bfw_time.ticks_diff(end, _bfw_time.ticks_ms()) > 0:
+        if not [t for t in ts if t in _bfw_TH and _bfw_TH[t][1] == 'running']:
+            break
+        _bfw_time.sleep_ms(1)
+    return _bfw_tstate(ts)
+
+
+def _bfw_tforget(ts):
+    for t in ts:
+        if t in _bfw_TH and _bfw_TH[t][1] != 'running':
+            del _bfw_TH[t]

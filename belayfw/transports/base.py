@@ -26,6 +26,9 @@ class Transport(Protocol):
     #: may be running a program). The emulator says False: a stray interrupt while
     #: it is idle ends the process.
     interrupt_on_entry: bool
+    #: True when large code must go in raw-paste mode, whose flow control keeps a
+    #: board's UART buffer from overflowing. A pty never drops input: False there.
+    prefers_raw_paste: bool
 
     def write(self, data: bytes) -> None: ...
 

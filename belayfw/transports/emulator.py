@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import importlib.util
-import json
 import logging
 import math
 import os
@@ -24,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import termios
+import threading
 import time
 import uuid
 import weakref
@@ -113,6 +113,7 @@ class EmulatorTransport:
     """A MicroPython unix-port process on a pty, owned by this object."""
 
     interrupt_on_entry = False
+    prefers_raw_paste = False
 
     def __init__(self, profile: str = "unix", *, command: MicroPythonCommand | None = None) -> None:
         if profile not in PROFILES:
@@ -139,9 +140,15 @@ class EmulatorTransport:
         log.debug("started %s (pid %d) in %s", self.description, self.pid, self.sandbox)
 
     @classmethod
-    def from_port(cls, port: str) -> EmulatorTransport:
-        """Open ``emulator`` or ``emulator:<profile>``."""
-        _, _, profile = port.partition(":")
+    def from_port(cls, port: str) -> EmulatorTransport | AttachedEmulator:
+        """Open ``emulator``, ``emulator:<profile>`` or attach to ``emulator:<profile>#<id>``."""
+        _, _, spec = port.partition(":")
+        profile, _, board_id = spec.partition("#")
+        if board_id:
+            board = _running_boards.get(board_id)
+            if board is None:
+                raise DeviceDisconnected(f"no running emulator board {board_id!r} in this process")
+            return board.attach()
         return cls(profile or "unix")
 
     @property
@@ -153,18 +160,20 @@ class EmulatorTransport:
         watch_r, watch_w = os.pipe()
         try:
             _configure_board_tty(slave)
-            argv = ["micropython", "-X", f"heapsize={self.profile.heap_bytes}"]
-            spec = {
-                "watch_fd": watch_r,
-                "sandbox": str(self.sandbox),
-                "module_dir": self.command.module_dir,
-                "executable": self.command.executable,
-                "argv": argv,
-            }
+            boot_arguments = [
+                str(watch_r),
+                str(self.sandbox),
+                self.command.module_dir or "",
+                self.command.executable or "",
+                "--",
+                "micropython",
+                "-X",
+                f"heapsize={self.profile.heap_bytes}",
+            ]
             env = dict(os.environ, BELAYFW_BOARD_ID=self.board_id, MICROPYPATH=":.frozen")
             boot = Path(__file__).with_name("emulator_boot.py")
             process = subprocess.Popen(
-                [sys.executable, "-I", "-S", str(boot), json.dumps(spec)],
+                [sys.executable, "-I", "-S", str(boot), *boot_arguments],
                 stdin=slave,
                 stdout=slave,
                 stderr=slave,
@@ -246,6 +255,87 @@ class EmulatorTransport:
         except subprocess.TimeoutExpired:
             how = "hung up its terminal"
         return DeviceDisconnected(f"{self.description} board process {how}")
+
+
+class EmulatorBoard:
+    """An emulator board that outlives the devices attached to it.
+
+    A real board keeps its RAM (deployed code, globals, running threads) when
+    the host disconnects; so does this one. Pass ``board.port`` to a device;
+    closing the device detaches it, and closing the board stops the process::
+
+        with EmulatorBoard("pico") as board:
+            with Station(board.port) as dev: ...   # deploys
+            with Station(board.port) as dev: ...   # finds the code already there
+    """
+
+    def __init__(self, profile: str = "unix") -> None:
+        self.transport = EmulatorTransport(profile)
+        self.board_id = self.transport.board_id
+        self.port = f"emulator:{self.transport.profile.name}#{self.board_id}"
+        self._attached: AttachedEmulator | None = None
+        self._lock = threading.Lock()
+        _running_boards[self.board_id] = self
+
+    def attach(self) -> AttachedEmulator:
+        with self._lock:
+            if self.transport._closed:
+                raise DeviceDisconnected(f"{self.port} is closed")
+            if self._attached is not None and not self._attached.detached:
+                raise DeviceDisconnected(f"{self.port} is in use by another device")
+            self._attached = AttachedEmulator(self)
+            return self._attached
+
+    @property
+    def pid(self) -> int:
+        return self.transport.pid
+
+    def close(self) -> None:
+        _running_boards.pop(self.board_id, None)
+        self.transport.close()
+
+    def __enter__(self) -> EmulatorBoard:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class AttachedEmulator:
+    """A device's link to an :class:`EmulatorBoard`; closing it only detaches."""
+
+    interrupt_on_entry = False
+    prefers_raw_paste = False
+
+    def __init__(self, board: EmulatorBoard) -> None:
+        self.board = board
+        self.description = board.port
+        self.detached = False
+        self._transport = board.transport
+
+    def write(self, data: bytes) -> None:
+        self._check()
+        self._transport.write(data)
+
+    def read(self, deadline: float) -> bytes:
+        self._check()
+        return self._transport.read(deadline)
+
+    def interrupt(self) -> None:
+        self._transport.interrupt()
+
+    def fileno(self) -> int | None:
+        return None if self.detached else self._transport.fileno()
+
+    def close(self) -> None:
+        self.detached = True
+
+    def _check(self) -> None:
+        if self.detached:
+            raise DeviceDisconnected(f"{self.description}: this link was detached")
+
+
+_running_boards: dict[str, EmulatorBoard] = {}
 
 
 def _release(process: subprocess.Popen[bytes], master: int, watch_w: int, sandbox: str) -> None:

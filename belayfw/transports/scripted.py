@@ -39,6 +39,7 @@ class ScriptedTransport:
     """Serves scripted replies; ``writes`` holds everything the host sent."""
 
     interrupt_on_entry = False
+    prefers_raw_paste = True
 
     def __init__(self, script: Iterable[Step], *, description: str = "scripted") -> None:
         self.description = description

@@ -21,6 +21,7 @@ class SerialTransport:
     """A board behind a pyserial port object."""
 
     interrupt_on_entry = True
+    prefers_raw_paste = True
 
     def __init__(self, port: str, *, baudrate: int = 115200) -> None:
         self.description = port

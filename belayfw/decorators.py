@@ -1,0 +1,238 @@
+"""``@task``, ``@thread``, ``@setup`` and ``@teardown``: mark methods that run on the board.
+
+Each works bare (``@task``) and called (``@task(timeout=5)``). Options are
+pydantic models, so a bad value raises ``ValueError`` (a pydantic
+``ValidationError``) naming the field, when the class is defined. The marked
+function becomes a :class:`BoardMethod`: a wrapt proxy that keeps the user's
+name, docstring and signature (so ``help()`` and IDEs show them) and, looked up
+on a device, returns a callable that runs the method on that device's board.
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
+
+import wrapt
+from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from belayfw.device import Device
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class Kind(enum.Enum):
+    TASK = "task"
+    THREAD = "thread"
+    SETUP = "setup"
+    TEARDOWN = "teardown"
+
+
+class _Options(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TaskOptions(_Options):
+    """Options of ``@task``."""
+
+    cache: bool = False
+    ttl: float | None = Field(default=None, gt=0, description="seconds a cached result lives")
+    timeout: float | None = Field(default=None, gt=0, description="seconds before interrupting")
+    exclusive: bool = False
+    retries: int = Field(default=0, ge=0, le=100, description="retries after a disconnect")
+
+
+class ThreadOptions(_Options):
+    """Options of ``@thread``."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=64)
+    restart: bool = False
+
+
+class SetupOptions(_Options):
+    """Options of ``@setup``."""
+
+    autoinit: bool = True
+    order: int = 0
+
+
+class TeardownOptions(_Options):
+    """Options of ``@teardown``."""
+
+    order: int = 0
+    ignore_errors: bool = False
+
+
+AnyOptions = TaskOptions | ThreadOptions | SetupOptions | TeardownOptions
+
+
+class BoardMethod(wrapt.ObjectProxy):  # type: ignore[type-arg]
+    """A marked method as stored on the class: the user's function plus kind and options."""
+
+    def __init__(self, function: Callable[..., Any], kind: Kind, options: AnyOptions) -> None:
+        if inspect.iscoroutinefunction(function):
+            raise ValueError(f"{function.__qualname__}: board methods cannot be async")
+        super().__init__(function)
+        self._self_kind = kind
+        self._self_options = options
+        self._self_name = function.__name__
+
+    @property
+    def kind(self) -> Kind:
+        return self._self_kind
+
+    @property
+    def options(self) -> AnyOptions:
+        return self._self_options
+
+    @property
+    def board_name(self) -> str:
+        """The board global this method is deployed as (its attribute name)."""
+        return self._self_name
+
+    @property
+    def function(self) -> Callable[..., Any]:
+        return self.__wrapped__  # type: ignore[no-any-return]
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._self_name = name
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        return inspect.signature(self.__wrapped__)
+
+    def __get__(self, instance: Device | None, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        return BoundBoardMethod(self, instance)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(
+            f"{self.__wrapped__.__qualname__} runs on a board: call it on a device instance"
+        )
+
+    def __repr__(self) -> str:
+        return f"<board {self.kind.value} {self.__wrapped__.__qualname__}>"
+
+
+class BoundBoardMethod(wrapt.ObjectProxy):  # type: ignore[type-arg]
+    """A board method looked up on a device: calling it runs it on that board."""
+
+    def __init__(self, method: BoardMethod, device: Device) -> None:
+        super().__init__(method.function)
+        self._self_method = method
+        self._self_device = device
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        return host_signature(self.__wrapped__)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._self_device._run_board_method(self._self_method, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"<bound board {self._self_method.kind.value} {self.__wrapped__.__qualname__}>"
+
+
+def host_signature(function: Callable[..., Any]) -> inspect.Signature:
+    """The signature a caller sees: the user's, without a leading ``self``."""
+    signature = inspect.signature(function)
+    parameters = list(signature.parameters.values())
+    if parameters and parameters[0].name == "self":
+        parameters = parameters[1:]
+    return signature.replace(parameters=parameters)
+
+
+def _marker(kind: Kind, options_type: type[_Options]) -> Callable[..., Any]:
+    def decorator(function: Callable[..., Any] | None = None, /, **options: Any) -> Any:
+        parsed = options_type(**options)
+        if function is None:
+            return lambda inner: BoardMethod(inner, kind, parsed)  # type: ignore[arg-type]
+        if not callable(function):
+            raise TypeError(f"@{kind.value} decorates a function, got {function!r}")
+        return BoardMethod(function, kind, parsed)  # type: ignore[arg-type]
+
+    decorator.__name__ = kind.value
+    decorator.__doc__ = f"Mark a method to run on the board as a {kind.value}."
+    return decorator
+
+
+# Typed overloads so both ``@task`` and ``@task(...)`` type-check and keep the signature.
+
+
+@overload
+def task(function: Callable[P, R], /) -> Callable[P, R]: ...
+@overload
+def task(
+    *,
+    cache: bool = False,
+    ttl: float | None = None,
+    timeout: float | None = None,
+    exclusive: bool = False,
+    retries: int = 0,
+) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+def task(function: Any = None, /, **options: Any) -> Any:
+    """A method that runs on the board and returns its value: one round trip per call.
+
+    ``cache``/``ttl`` memoize results on the host per arguments; ``timeout``
+    interrupts the board and raises ``TaskTimeout``; ``exclusive`` keeps every
+    other call on the device out while it runs; ``retries`` re-runs it after a
+    ``DeviceDisconnected``, reconnecting with backoff. A generator method
+    streams its values to a host iterator.
+    """
+    return _task(function, **options)
+
+
+@overload
+def thread(function: Callable[P, Any], /) -> Callable[P, Any]: ...
+@overload
+def thread(
+    *, name: str | None = None, restart: bool = False
+) -> Callable[[Callable[P, Any]], Callable[P, Any]]: ...
+def thread(function: Any = None, /, **options: Any) -> Any:
+    """A method that starts a board thread and returns a ``ThreadHandle``.
+
+    Loops and sleeps in its body are instrumented, so ``handle.stop()`` ends it
+    at its next iteration or sleep; closing the device stops it for sure.
+    """
+    return _thread(function, **options)
+
+
+@overload
+def setup(function: Callable[P, Any], /) -> Callable[P, Any]: ...
+@overload
+def setup(
+    *, autoinit: bool = True, order: int = 0
+) -> Callable[[Callable[P, Any]], Callable[P, Any]]: ...
+def setup(function: Any = None, /, **options: Any) -> Any:
+    """A method whose body runs at board global scope: its locals become board globals.
+
+    With ``autoinit`` it runs when the device opens (by ``order``, then
+    definition order); call it again later with other arguments.
+    """
+    return _setup(function, **options)
+
+
+@overload
+def teardown(function: Callable[P, Any], /) -> Callable[P, Any]: ...
+@overload
+def teardown(
+    *, order: int = 0, ignore_errors: bool = False
+) -> Callable[[Callable[P, Any]], Callable[P, Any]]: ...
+def teardown(function: Any = None, /, **options: Any) -> Any:
+    """A method that runs on the board when the device closes, even after an error.
+
+    Teardowns run in reverse (``order``, definition) order; one that fails
+    does not stop the others.
+    """
+    return _teardown(function, **options)
+
+
+_task = _marker(Kind.TASK, TaskOptions)
+_thread = _marker(Kind.THREAD, ThreadOptions)
+_setup = _marker(Kind.SETUP, SetupOptions)
+_teardown = _marker(Kind.TEARDOWN, TeardownOptions)

@@ -1,0 +1,48 @@
+"""What every executor needs from its device, as a protocol (no import cycle)."""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from typing import Any, Protocol
+
+from belayfw import codec
+from belayfw.decorators import BoardMethod, host_signature
+from belayfw.errors import DeviceError
+
+
+class BoardCaller(Protocol):
+    """The part of a ``Device`` executors use."""
+
+    _call_lock: threading.RLock
+
+    def _call(self, command: str, timeout: float | None = None) -> Any: ...
+
+    def _reconnect(self) -> None: ...
+
+    def _board_error(self, type_name: str, message: str, traceback: str) -> DeviceError: ...
+
+
+def bind_arguments(
+    method: BoardMethod, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> inspect.BoundArguments:
+    """Check a call against the user's signature on the host, before anything is sent."""
+    try:
+        return host_signature(method.function).bind(*args, **kwargs)
+    except TypeError as exc:
+        raise TypeError(f"{method.function.__qualname__}(): {exc}") from None
+
+
+def encode_arguments(bound: inspect.BoundArguments) -> str:
+    """``args`` as board source: positional then keyword, literals only."""
+    pieces = [codec.encode(value) for value in bound.args]
+    pieces.extend(f"{key}={codec.encode(value)}" for key, value in bound.kwargs.items())
+    return ",".join(pieces)
+
+
+def call_command(function: str, *leading: str, arguments: str = "") -> str:
+    """The board command ``_bfw_c(function, *leading, *arguments)``: one framed call."""
+    parts = [function, *leading]
+    if arguments:
+        parts.append(arguments)
+    return f"_bfw_c({','.join(parts)})"

@@ -1,0 +1,133 @@
+"""Tasks: one round trip per call, with cache, timeout, exclusivity, retries, streaming."""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
+from belayfw.decorators import BoardMethod, TaskOptions
+from belayfw.errors import BelayError, DeviceDisconnected
+from belayfw.executors.base import BoardCaller, bind_arguments, call_command, encode_arguments
+
+log = logging.getLogger(__name__)
+
+_IMMUTABLE = (type(None), bool, int, float, str, bytes, frozenset)
+#: Backoff before reconnect attempt n: BASE * 2**n seconds, capped.
+RETRY_BACKOFF_BASE = 0.1
+RETRY_BACKOFF_MAX = 2.0
+
+
+class TaskExecutor:
+    """Runs ``@task`` methods for one device; owns that device's result cache."""
+
+    def __init__(self, device: BoardCaller) -> None:
+        self._device = device
+        self._cache: dict[str, tuple[Any, float | None]] = {}
+        self._cache_lock = threading.Lock()
+        self._generator_ids = itertools.count(1)
+
+    def call(self, method: BoardMethod, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        options = method.options
+        assert isinstance(options, TaskOptions)
+        arguments = encode_arguments(bind_arguments(method, args, kwargs))
+        if inspect.isgeneratorfunction(method.function):
+            return self._stream(method, options, arguments)
+        command = call_command(method.board_name, arguments=arguments)
+        if options.cache:
+            hit = self._cached(command)
+            if hit is not _MISS:
+                return hit
+        with self._exclusive(options):
+            value = self._with_retries(command, options)
+        if options.cache:
+            expires = None if options.ttl is None else time.monotonic() + options.ttl
+            with self._cache_lock:
+                self._cache[command] = (value, expires)
+            return _copy(value)
+        return value
+
+    def clear_cache(self) -> None:
+        with self._cache_lock:
+            self._cache.clear()
+
+    def _cached(self, command: str) -> Any:
+        with self._cache_lock:
+            entry = self._cache.get(command)
+            if entry is None:
+                return _MISS
+            value, expires = entry
+            if expires is not None and time.monotonic() >= expires:
+                del self._cache[command]
+                return _MISS
+        return _copy(value)
+
+    def _exclusive(self, options: TaskOptions) -> AbstractContextManager[Any]:
+        return self._device._call_lock if options.exclusive else nullcontext()
+
+    def _with_retries(self, command: str, options: TaskOptions) -> Any:
+        attempt = 0
+        while True:
+            try:
+                return self._device._call(command, options.timeout)
+            except DeviceDisconnected as exc:
+                if attempt >= options.retries:
+                    raise
+                delay = min(RETRY_BACKOFF_BASE * 2**attempt, RETRY_BACKOFF_MAX)
+                attempt += 1
+                log.warning(
+                    "%s; reconnecting in %.1f s (retry %d of %d)",
+                    exc,
+                    delay,
+                    attempt,
+                    options.retries,
+                )
+                threading.Event().wait(delay)
+                try:
+                    self._device._reconnect()
+                except DeviceDisconnected as again:
+                    log.warning("reconnect failed: %s", again)
+
+    def _stream(self, method: BoardMethod, options: TaskOptions, arguments: str) -> Iterator[Any]:
+        """A host iterator over a board generator; abandoning it frees the board side."""
+        device = self._device
+        stream_id = next(self._generator_ids)
+        start = call_command("_bfw_gs", str(stream_id), method.board_name, arguments=arguments)
+        following = f"_bfw_c(_bfw_gn,{stream_id})"
+
+        def values() -> Iterator[Any]:
+            with self._exclusive(options):
+                device._call(start, options.timeout)
+                finished = False
+                try:
+                    while True:
+                        more, value = device._call(following, options.timeout)
+                        if not more:
+                            finished = True
+                            return
+                        yield value
+                except BelayError:
+                    finished = True  # the board dropped the generator with the error
+                    raise
+                finally:
+                    if not finished:
+                        try:
+                            device._call(f"_bfw_c(_bfw_gx,{stream_id})", 5.0)
+                        except BelayError as exc:
+                            log.debug("could not close board generator %d: %s", stream_id, exc)
+
+        return values()
+
+
+_MISS = object()
+
+
+def _copy(value: Any) -> Any:
+    """Cached values are copied out, so a caller mutating one cannot change the cache."""
+    return value if isinstance(value, _IMMUTABLE) else copy.deepcopy(value)
