@@ -14,6 +14,7 @@ from belayfw import Device, setup, task, teardown, thread
 class Station(Device):
     @setup
     def init(pin=25):
+        import time
 
         from machine import ADC, Pin
 

@@ -156,7 +156,7 @@ def test_failing_autoinit_setup_closes_the_link(output) -> None:
     class Broken(Device):
         @setup
         def init():
-            pass
+            import no_such_module
 
     with pytest.raises(DeviceError, match="no_such_module"):
         Broken("emulator", output=output)

@@ -15,6 +15,7 @@ from belayfw.transports.emulator import EmulatorBoard
 class Worker(Device):
     @setup
     def init():
+        import time
 
         counts = {}
 
