@@ -80,6 +80,8 @@ class BoardMethod(wrapt.ObjectProxy):  # type: ignore[type-arg]
         self._self_kind = kind
         self._self_options = options
         self._self_name = function.__name__
+        self._self_host_signature = host_signature(function)
+        self._self_arity = _plain_arity(self._self_host_signature)
 
     @property
     def kind(self) -> Kind:
@@ -97,6 +99,16 @@ class BoardMethod(wrapt.ObjectProxy):  # type: ignore[type-arg]
     @property
     def function(self) -> Callable[..., Any]:
         return self.__wrapped__  # type: ignore[no-any-return]
+
+    @property
+    def host_signature(self) -> inspect.Signature:
+        """The signature callers see (computed once: it is on every call's path)."""
+        return self._self_host_signature
+
+    @property
+    def plain_arity(self) -> int | None:
+        """N when the method takes exactly N positional parameters and nothing else."""
+        return self._self_arity
 
     def __set_name__(self, owner: type, name: str) -> None:
         self._self_name = name
@@ -129,7 +141,7 @@ class BoundBoardMethod(wrapt.ObjectProxy):  # type: ignore[type-arg]
 
     @property
     def __signature__(self) -> inspect.Signature:
-        return host_signature(self.__wrapped__)
+        return self._self_method.host_signature
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._self_device._run_board_method(self._self_method, args, kwargs)
@@ -145,6 +157,16 @@ def host_signature(function: Callable[..., Any]) -> inspect.Signature:
     if parameters and parameters[0].name == "self":
         parameters = parameters[1:]
     return signature.replace(parameters=parameters)
+
+
+def _plain_arity(signature: inspect.Signature) -> int | None:
+    parameters = signature.parameters.values()
+    plain = all(
+        parameter.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+        and parameter.default is inspect.Parameter.empty
+        for parameter in parameters
+    )
+    return len(signature.parameters) if plain else None
 
 
 def _marker(kind: Kind, options_type: type[_Options]) -> Callable[..., Any]:

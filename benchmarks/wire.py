@@ -44,6 +44,23 @@ def _raw_write(expression: str) -> bytes:
     return f"import sys;sys.stdout.write(repr({expression}))".encode()
 
 
+ROW = "{:<34} {:>8} {:>10} {:>7}"
+
+
+def print_header() -> None:
+    print(ROW.format("case", "raw ms", "belayfw ms", "ratio"))
+
+
+def print_row(name: str, raw_seconds: float, belayfw_seconds: float) -> None:
+    """One line of a side-by-side comparison: both medians and their ratio."""
+    ratio = belayfw_seconds / raw_seconds
+    print(
+        ROW.format(
+            name, f"{raw_seconds * 1e3:.3f}", f"{belayfw_seconds * 1e3:.3f}", f"{ratio:.2f}x"
+        )
+    )
+
+
 CASES = [
     # name, belayfw expression, raw code (writes the same value's repr in one call),
     # rounds divisor. The raw side does not decode what it reads; belayfw does.
@@ -68,7 +85,7 @@ def main() -> None:
     with Device(f"emulator:{args.profile}") as device:
         repl = device._link.repl
         print(f"board: emulator:{args.profile}; {args.rounds} rounds (bulk: rounds/10)")
-        print(f"{'case':<20} {'raw ms':>9} {'belayfw ms':>11} {'ratio':>7}")
+        print_header()
         for name, expression, raw_code, divisor in CASES:
             rounds = max(5, args.rounds // divisor)
 
@@ -83,7 +100,7 @@ def main() -> None:
                 raw()
                 call()
             raw_s, call_s = paired_medians(raw, call, rounds)
-            print(f"{name:<20} {raw_s * 1e3:>9.3f} {call_s * 1e3:>11.3f} {call_s / raw_s:>6.2f}x")
+            print_row(name, raw_s, call_s)
 
 
 if __name__ == "__main__":

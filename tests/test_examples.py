@@ -11,6 +11,20 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 EXPECTED = {
+    "thread_monitor.py": [
+        "[temperature] sample 0 at",
+        "[memory] free",
+        "host saw the thread fail: RuntimeError: sensor bus stuck",
+        "('faulty', 'failed')",
+        "stopping memory thread: True",
+        "after close: [('temperature', 'stopped'), ('memory', 'stopped')]",
+    ],
+    "inheritance_mixins.py": [
+        "board methods: init_pins, describe, lights_off, memory, blink, led_state",
+        "describe: station with blinker, diagnostics",
+        "blinking: True",
+        "blink stopped at close: stopped",
+    ],
     "sensor_station.py": [
         "blinking: blink alive",
         "status again (cached, no round trip): True",

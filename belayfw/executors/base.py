@@ -7,7 +7,7 @@ import threading
 from typing import Any, Protocol
 
 from belayfw import codec
-from belayfw.decorators import BoardMethod, host_signature
+from belayfw.decorators import BoardMethod
 from belayfw.errors import DeviceError
 
 
@@ -28,9 +28,20 @@ def bind_arguments(
 ) -> inspect.BoundArguments:
     """Check a call against the user's signature on the host, before anything is sent."""
     try:
-        return host_signature(method.function).bind(*args, **kwargs)
+        return method.host_signature.bind(*args, **kwargs)
     except TypeError as exc:
         raise TypeError(f"{method.function.__qualname__}(): {exc}") from None
+
+
+def call_arguments(method: BoardMethod, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """The call's arguments as board source, checked against the signature first.
+
+    The common case (exactly the positional parameters, nothing else) skips
+    ``Signature.bind``, which costs more than the rest of the host side of a call.
+    """
+    if not kwargs and len(args) == method.plain_arity:
+        return ",".join(codec.encode(value) for value in args)
+    return encode_arguments(bind_arguments(method, args, kwargs))
 
 
 def encode_arguments(bound: inspect.BoundArguments) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 from belayfw.decorators import BoardMethod, TaskOptions
 from belayfw.errors import BelayError, DeviceDisconnected
-from belayfw.executors.base import BoardCaller, bind_arguments, call_command, encode_arguments
+from belayfw.executors.base import BoardCaller, call_arguments, call_command
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class TaskExecutor:
     def call(self, method: BoardMethod, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         options = method.options
         assert isinstance(options, TaskOptions)
-        arguments = encode_arguments(bind_arguments(method, args, kwargs))
+        arguments = call_arguments(method, args, kwargs)
         if inspect.isgeneratorfunction(method.function):
             return self._stream(method, options, arguments)
         command = call_command(method.board_name, arguments=arguments)

@@ -9,7 +9,7 @@ from typing import Any
 from belayfw import codec
 from belayfw.decorators import BoardMethod, TeardownOptions
 from belayfw.errors import DeviceError
-from belayfw.executors.base import BoardCaller, bind_arguments, call_command, encode_arguments
+from belayfw.executors.base import BoardCaller, call_arguments, call_command
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ class TeardownExecutor:
         self._device = device
 
     def call(self, method: BoardMethod, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        arguments = encode_arguments(bind_arguments(method, args, kwargs))
+        arguments = call_arguments(method, args, kwargs)
         return self._device._call(call_command(method.board_name, arguments=arguments))
 
     def run_all(self, methods: Sequence[BoardMethod]) -> list[DeviceError]:

@@ -11,7 +11,7 @@ from typing import Any
 from belayfw import codec
 from belayfw.decorators import BoardMethod, ThreadOptions
 from belayfw.errors import DeviceError, FeatureUnavailable
-from belayfw.executors.base import BoardCaller, bind_arguments, call_command, encode_arguments
+from belayfw.executors.base import BoardCaller, call_arguments, call_command
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class ThreadExecutor:
     ) -> ThreadHandle:
         options = method.options
         assert isinstance(options, ThreadOptions)
-        arguments = encode_arguments(bind_arguments(method, args, kwargs))
+        arguments = call_arguments(method, args, kwargs)
         name = options.name or method.board_name
         command = call_command(
             "_bfw_ts", codec.encode(name), method.board_name, arguments=arguments

@@ -1,0 +1,31 @@
+"""The benchmark scripts still run (with tiny round counts); no timing is asserted."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+RATIO = re.compile(r"\d+\.\d+x$", re.MULTILINE)
+
+
+@pytest.mark.parametrize(
+    ("script", "arguments", "rows"),
+    [
+        ("wire.py", ["--rounds", "20"], 4),
+        ("model.py", ["--rounds", "20", "--repeats", "1"], 2),
+    ],
+)
+def test_benchmark_prints_its_ratios(script: str, arguments: list[str], rows: int) -> None:
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), *arguments],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(RATIO.findall(result.stdout)) == rows
