@@ -18,16 +18,36 @@ from belayfw.errors import (
 )
 from belayfw.executors import ThreadHandle
 from belayfw.protocol import LinkStats
+from belayfw.session import (
+    BaseSessionResource,
+    DeviceCapabilities,
+    DeviceSession,
+    EventType,
+    SessionHealth,
+    SessionLimits,
+    SessionManager,
+    SessionOptions,
+    SessionResource,
+    SessionState,
+    current_session,
+    default_manager,
+)
 from belayfw.transports import register_scheme
+from belayfw.transports.emulator import EmulatorBoard
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BaseSessionResource",
     "BelayError",
     "CircuitOpen",
     "Device",
+    "DeviceCapabilities",
     "DeviceDisconnected",
     "DeviceError",
+    "DeviceSession",
+    "EmulatorBoard",
+    "EventType",
     "FeatureUnavailable",
     "InvalidTransition",
     "LinkStats",
@@ -35,9 +55,17 @@ __all__ = [
     "ResourceCleanupError",
     "SerializationError",
     "SessionError",
+    "SessionHealth",
     "SessionLimitExceeded",
+    "SessionLimits",
+    "SessionManager",
+    "SessionOptions",
+    "SessionResource",
+    "SessionState",
     "TaskTimeout",
     "ThreadHandle",
+    "current_session",
+    "default_manager",
     "register_scheme",
     "setup",
     "task",

@@ -74,22 +74,24 @@ class Connection:
     # -- set-up ---------------------------------------------------------------------------
 
     def _probe(self, token: bytes) -> dict[str, str]:
-        """One round trip: adopt the board's frame token, learn what code it holds."""
+        """One round trip: adopt the board's frame token, learn what it holds and who it is."""
         nonce = secrets.token_hex(4)
-        probe = (
-            board_source("probe")
-            .replace("__NONCE__", nonce)
-            .replace("__TOKEN__", token[1:].decode())
-        )
+        probe = board_source("probe").replace("__NONCE__", nonce)
+        probe = probe.replace("__TOKEN__", token[1:].decode())
         parser = self.repl.parser
         parser.token = b"\x02" + nonce.encode()
         try:
-            board_token, version, hashes = self._decode(self._execute(probe, timeout=5.0))
+            reply = self._decode(self._execute(probe, timeout=5.0))
         finally:
             parser.token = token
+        board_token, version, hashes, unique_id, free = reply
         if not isinstance(board_token, bytes) or not board_token.startswith(b"\x02"):
             raise ProtocolError(f"board reported a malformed frame token {board_token!r}")
         parser.token = board_token
+        #: The board's ``machine.unique_id()`` in hex, when it has one.
+        self.board_id: str | None = unique_id
+        #: Free board heap when the link opened.
+        self.free_memory: int = free
         self.runtime_stale = version != RUNTIME_VERSION
         return dict(hashes) if not self.runtime_stale else {}
 
@@ -141,6 +143,11 @@ class Connection:
     @property
     def closed(self) -> bool:
         return self.repl.closed
+
+    @property
+    def usable(self) -> bool:
+        """Open and not known to be broken: the board can still be asked things."""
+        return not self.repl.closed and self.repl.broken is None
 
     def close(self) -> None:
         self.repl.close()

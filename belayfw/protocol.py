@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 
 from pydantic import BaseModel, ConfigDict
 
-from belayfw.errors import DeviceDisconnected, ProtocolError, TaskTimeout
+from belayfw.errors import BelayError, DeviceDisconnected, ProtocolError, TaskTimeout
 from belayfw.response import FrameSink, OutputSink, Response, ResponseParser
 from belayfw.transports.base import Transport
 
@@ -70,6 +70,8 @@ class RawRepl:
         #: Send code over RAW_PASTE_THRESHOLD in raw-paste mode (turned off if refused).
         self.raw_paste = getattr(transport, "prefers_raw_paste", True)
         self._lock = threading.Lock()
+        self._owner: int | None = None  # the thread holding the lock
+        self._interrupt_requested = False
         self._generation = 0  # bumped by every command, so the drainer can tell busy from idle
         self._stop = threading.Event()
         self._busy = False
@@ -140,6 +142,11 @@ class RawRepl:
     def closed(self) -> bool:
         return self._closing
 
+    @property
+    def broken(self) -> DeviceDisconnected | None:
+        """Why the link is unusable, once it is."""
+        return self._broken
+
     @contextlib.contextmanager
     def exclusive(self) -> Iterator[Transport]:
         """Lend the transport, with no command or drainer touching it meanwhile.
@@ -169,15 +176,36 @@ class RawRepl:
         When ``timeout`` passes, the board is interrupted and :class:`TaskTimeout`
         is raised once it has stopped; the link stays usable.
         """
+        if self._owner == threading.get_ident():
+            raise BelayError(
+                "the board was called from its own output callback; a callback must not "
+                "use the device (hand the work to another thread instead)"
+            )
         with self._lock:
+            self._owner = threading.get_ident()
             self._generation += 1
-            return self._execute_locked(code, timeout, capture)
+            try:
+                return self._execute_locked(code, timeout, capture)
+            finally:
+                self._owner = None
 
     def interrupt(self) -> bool:
-        """Interrupt the command running now; returns False when nothing runs."""
-        if not self._busy:
+        """Interrupt the command running now; returns False when no board code runs.
+
+        Only a command whose code has started (and not yet sent its result) is
+        interrupted: the unix port exits on an interrupt that arrives while it
+        compiles or is idle.
+        """
+        if not (self._busy and self.parser.interruptible):
             return False
-        self.transport.interrupt()
+        wakeup = getattr(self.transport, "wakeup", None)
+        if wakeup is None:
+            self.transport.interrupt()  # a real board shrugs off a late Ctrl-C byte
+            return True
+        # The thread reading the link sends it, right after one last look, so it
+        # cannot land after the code has finished (the unix port exits then).
+        self._interrupt_requested = True
+        wakeup()
         return True
 
     def _execute_locked(self, code: bytes, timeout: float | None, capture: bool) -> Response:
@@ -189,12 +217,18 @@ class RawRepl:
         deadline = None if timeout is None else started + timeout
         try:
             if self.raw_paste and len(code) > RAW_PASTE_THRESHOLD:
-                self._send_raw_paste(code, capture, deadline)
+                try:
+                    self._send_raw_paste(code, capture, deadline)
+                except ProtocolError as exc:
+                    # The board is in an unknown state: nothing more can be trusted.
+                    self._broken = DeviceDisconnected(f"{exc.args[0]}; the link was given up")
+                    raise
             else:
                 self._write(code + b"\x04")
                 self.parser.begin(capture=capture)
             self.round_trips += 1
             self._busy = True
+            self._interrupt_requested = False
             try:
                 timed_out = self._await_response(deadline, timeout)
             finally:
@@ -211,34 +245,46 @@ class RawRepl:
         return response
 
     def _await_response(self, deadline: float | None, timeout: float | None) -> bool:
-        """Read until the response is complete; returns True when it had to interrupt."""
+        """Read until the response is complete; returns True when it had to interrupt.
+
+        Past the deadline, belayfw looks once more (a board that has just
+        finished must not be interrupted), then interrupts only if the
+        command's code is running; every grace period it tries again, and after
+        INTERRUPT_ATTEMPTS tries it gives the link up.
+        """
         parser = self.parser
-        interrupts = 0
-        next_interrupt = 0.0
+        tries = 0
+        sent = 0
+        next_try = 0.0
         try:
             while not parser.done:
                 now = time.monotonic()
                 if deadline is not None and now >= deadline:
-                    if interrupts == 0:
-                        # A last look: interrupting a board that has just finished is unsafe.
-                        self._pump(now)
+                    if now >= next_try:
+                        self._pump(now)  # the last look
                         if parser.done:
                             break
-                    if now >= next_interrupt:
-                        if interrupts >= INTERRUPT_ATTEMPTS:
-                            raise self._give_up(timeout, interrupts)
-                        self.transport.interrupt()
-                        interrupts += 1
-                        next_interrupt = now + INTERRUPT_GRACE_SECONDS
-                    wait_until = next_interrupt
+                        if tries >= INTERRUPT_ATTEMPTS:
+                            raise self._give_up(timeout, sent)
+                        tries += 1
+                        if parser.interruptible:
+                            self.transport.interrupt()
+                            sent += 1
+                        next_try = now + INTERRUPT_GRACE_SECONDS
+                    wait_until = next_try
                 else:
                     wait_until = now + _READ_SLICE_SECONDS if deadline is None else deadline
                 self._pump(min(wait_until, now + _READ_SLICE_SECONDS))
+                if self._interrupt_requested:
+                    self._interrupt_requested = False
+                    self._pump(time.monotonic())  # the last look
+                    if parser.interruptible:
+                        self.transport.interrupt()
         except KeyboardInterrupt:
             # The host user pressed Ctrl-C: stop the board too, then let it propagate.
             self._stop_after_host_interrupt()
             raise
-        return interrupts > 0
+        return tries > 0
 
     def _pump(self, until: float) -> None:
         data = self._read(until)
@@ -250,16 +296,20 @@ class RawRepl:
         self._broken = DeviceDisconnected(
             f"{description} did not stop after {interrupts} interrupts and was disconnected"
         )
+        self._stop.set()
         self.transport.close()
         return TaskTimeout(
             f"board code ran past its {timeout:g} s timeout and did not stop after "
-            f"{interrupts} interrupts; the link to {description} was closed",
+            f"{INTERRUPT_ATTEMPTS} tries ({interrupts} interrupts sent); "
+            f"the link to {description} was closed",
             timeout=timeout,
         )
 
     def _stop_after_host_interrupt(self) -> None:
         try:
-            self.transport.interrupt()
+            self._pump(time.monotonic())
+            if self.parser.interruptible:
+                self.transport.interrupt()
             deadline = time.monotonic() + INTERRUPT_GRACE_SECONDS
             while not self.parser.done and time.monotonic() < deadline:
                 self._pump(deadline)
@@ -280,14 +330,15 @@ class RawRepl:
         header = self._read_until_reply(self._raw_paste_reply, "answer the raw-paste request")
         before, reply, after = header
         self._feed_idle(before)
-        if reply == b"R\x00":
-            # The board knows raw-paste but refuses it: plain raw mode from now on.
+        if not reply.startswith(b"R\x01"):
+            # Refused, or firmware without raw-paste: plain raw mode from now on.
             self.raw_paste = False
             self._feed_idle(after)
             self._write(code + b"\x04")
             self.parser.begin(capture=capture)
             return
-        window = struct.unpack("<H", reply[2:4])[0]
+        self._feed_idle(reply[2:-2])  # thread output between the answer and the window
+        window = struct.unpack("<H", reply[-2:])[0]
         credit = window + window * self._take_grants(after)
         sent = 0
         view = memoryview(code)
@@ -313,11 +364,25 @@ class RawRepl:
 
     @staticmethod
     def _raw_paste_reply(data: bytearray) -> tuple[int, int]:
-        """Where the board's answer to a raw-paste request is in ``data``: (start, length)."""
+        """Where the board's answer to a raw-paste request is in ``data``: (start, length).
+
+        ``R\\x00`` refuses; firmware older than raw-paste reprints the raw-REPL
+        banner. ``R\\x01`` accepts and is followed by the 16-bit window, which the
+        board writes separately, so a thread's print may sit between them: the
+        window is the first plausible pair after it, and what lies between is
+        handed back as output by :meth:`_send_raw_paste`.
+        """
+        for refusal in (b"R\x00", RAW_REPL_BANNER):
+            found = data.find(refusal)
+            if found >= 0:
+                return found, len(refusal)
         accepted = data.find(b"R\x01")
-        if accepted >= 0:
-            return (accepted, 4) if len(data) >= accepted + 4 else (-1, 0)
-        return data.find(b"R\x00"), 2
+        if accepted < 0:
+            return -1, 0
+        for index in range(accepted + 2, len(data) - 1):
+            if _plausible_window(data[index : index + 2]):
+                return accepted, index + 2 - accepted
+        return -1, 0
 
     def _read_until_reply(
         self, locate: Callable[[bytearray], tuple[int, int]], what: str
@@ -360,34 +425,41 @@ class RawRepl:
         forwards whatever board threads print.
         """
         fd = self.transport.fileno()
-        while True:
-            generation = self._generation
-            if self._stop.wait(DRAIN_QUIET_SECONDS):
-                return
-            if self._generation != generation or self._lock.locked():
-                continue  # busy: stay out of the way
-            if fd is not None:
-                ready, _, _ = select.select([fd, self._wake_r], [], [])
-                if self._wake_r in ready:
+        poller = None
+        if fd is not None:
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            poller.register(self._wake_r, select.POLLIN)
+        try:
+            while True:
+                generation = self._generation
+                if self._stop.wait(DRAIN_QUIET_SECONDS):
                     return
-            if not self._lock.acquire(blocking=False):
-                continue
-            try:
-                if self._broken is not None or self._closing:
-                    return
-                # With a descriptor the data is there now; without one, wait briefly.
-                until = time.monotonic() + (0.0 if fd is not None else DRAIN_QUIET_SECONDS)
-                data = self._read(until)
-                if data:
-                    self.parser.feed(data)
-            except DeviceDisconnected as exc:
-                self._broken = exc
-                log.warning("%s", exc)
-                return
-            except Exception:  # an output callback failed: keep the link alive
-                log.exception("belayfw: error while delivering board output")
-            finally:
-                self._lock.release()
+                if self._generation != generation:
+                    continue  # busy: stay out of the way
+                if poller is not None:
+                    events = poller.poll()
+                    if self._stop.is_set() or any(ready == self._wake_r for ready, _ in events):
+                        return
+                if not self._lock.acquire(blocking=False):
+                    continue
+                try:
+                    if self._broken is not None or self._closing:
+                        return
+                    # With a descriptor the data is there now; without one, wait briefly.
+                    until = time.monotonic() + (0.0 if fd is not None else DRAIN_QUIET_SECONDS)
+                    data = self._read(until)
+                    if data:
+                        self.parser.feed(data)
+                finally:
+                    self._lock.release()
+        except DeviceDisconnected as exc:
+            self._broken = exc
+            log.warning("%s", exc)
+        except (OSError, ValueError) as exc:  # the descriptor went away under us
+            if not self._closing:
+                self._broken = DeviceDisconnected(f"{self.transport.description}: {exc}")
+                log.warning("%s", self._broken)
 
     # -- bytes ------------------------------------------------------------------------------
 
@@ -399,6 +471,12 @@ class RawRepl:
         data = self.transport.read(deadline)
         self.bytes_received += len(data)
         return data
+
+
+def _plausible_window(pair: bytes | bytearray) -> bool:
+    """A raw-paste window size: a power of two from 16 to 8192 (MicroPython's are)."""
+    window = pair[0] | pair[1] << 8
+    return 16 <= window <= 8192 and window & (window - 1) == 0
 
 
 def _find_paste_ack(data: bytearray) -> tuple[int, int]:

@@ -18,8 +18,12 @@ from __future__ import annotations
 
 import codecs
 import enum
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
 
 OutputSink = Callable[[str], None]
 FrameSink = Callable[[str, bytes], None]
@@ -29,6 +33,9 @@ FRAME_END = b"\x03"
 #: Frame tags that end a call (the rest are events such as thread output).
 RESULT_TAGS = frozenset("rbei")
 CONTINUATION_TAG = "+"
+STARTED_TAG = "s"
+#: Frames that belong to the command in progress (the rest are board-thread events).
+_CALL_TAGS = RESULT_TAGS | {CONTINUATION_TAG, STARTED_TAG}
 
 
 class Phase(enum.Enum):
@@ -45,12 +52,9 @@ class Response:
 
     result_tag: str | None = None
     result: bytes = b""
+    started: bool = False  # the board reported the command's code running
     output: str = ""  # the command's own printed text, when captured
     stderr: str = ""
-
-    @property
-    def complete(self) -> bool:
-        return self.result_tag is not None
 
 
 @dataclass
@@ -76,6 +80,7 @@ class ResponseParser:
         self._response = Response()
         self._capture: _Capture | None = None
         self._stderr = bytearray()
+        self._deliveries: list[tuple[str, Any]] = []
 
     # -- command boundaries ------------------------------------------------------------
 
@@ -84,11 +89,21 @@ class ResponseParser:
         self._response = Response()
         self._capture = _Capture() if capture else None
         self._stderr = bytearray()
+        self._continuation.clear()
         self.phase = Phase.STDOUT if raw_paste else Phase.AWAIT_OK
 
     @property
     def done(self) -> bool:
         return self.phase is Phase.DONE
+
+    @property
+    def interruptible(self) -> bool:
+        """True while the command's code runs on the board (started, no result yet).
+
+        Only then is an interrupt safe: before, the board may still be compiling;
+        after, it is finishing, and the unix port exits on an interrupt then.
+        """
+        return self._response.started and self._response.result_tag is None and not self.done
 
     def finish(self) -> Response:
         """Return the completed response and go back to idle."""
@@ -100,13 +115,25 @@ class ResponseParser:
         response.stderr = self._stderr.decode("utf-8", "replace")
         self._capture = None
         self._response = Response()
+        self._continuation.clear()
         self.phase = Phase.IDLE
         return response
 
     # -- bytes in ------------------------------------------------------------------------
 
     def feed(self, data: bytes) -> None:
-        """Consume bytes from the board (any split, any interleaving)."""
+        """Consume bytes from the board (any split, any interleaving).
+
+        Output and thread frames are handed to the callbacks only after the
+        parser's own state is consistent, so a callback that raises loses
+        nothing and cannot make the same bytes be parsed twice.
+        """
+        try:
+            self._parse(data)
+        finally:
+            self._deliver()
+
+    def _parse(self, data: bytes) -> None:
         buffer = self._buffer
         buffer += data
         start = 0
@@ -122,6 +149,12 @@ class ResponseParser:
             if marker == FRAME_START:
                 body = position + len(token)
                 end = buffer.find(FRAME_END, body)
+                cut = _first_control(buffer, body, end)
+                if cut >= 0:
+                    # A frame cut short (an interrupt stopped the board's write): drop it.
+                    self._continuation.clear()
+                    start = cut
+                    continue
                 if end < 0:
                     start = position  # frame still arriving
                     break
@@ -146,6 +179,17 @@ class ResponseParser:
                     self._reclassify_stderr(b"\x04", b"\x04")
                 start = position + 1
         del buffer[:start]
+
+    def _deliver(self) -> None:
+        deliveries, self._deliveries = self._deliveries, []
+        for kind, item in deliveries:
+            try:
+                if kind == "text":
+                    self.on_output(item)
+                else:
+                    self.on_frame(*item)
+            except Exception:
+                log.exception("belayfw: a board output callback failed; the output is dropped")
 
     def _next_marker(self, start: int) -> tuple[int, bytes]:
         buffer = self._buffer
@@ -194,7 +238,7 @@ class ResponseParser:
         else:
             text = self._out_decoder.decode(chunk)
             if text:
-                self.on_output(text)
+                self._deliveries.append(("text", text))
 
     def _settle_stderr(self) -> None:
         """Forward the stderr section as output when a frame carried the result.
@@ -207,7 +251,7 @@ class ResponseParser:
             text = self._out_decoder.decode(bytes(self._stderr))
             self._stderr.clear()
             if text:
-                self.on_output(text)
+                self._deliveries.append(("text", text))
 
     def _reclassify_stderr(self, before: bytes, after: bytes) -> None:
         """Treat the current 'stderr section' as stdout text after all."""
@@ -217,10 +261,15 @@ class ResponseParser:
         self._emit(text, 0, len(text))
 
     def _frame(self, tag: str, payload: bytes) -> None:
-        if tag == CONTINUATION_TAG:
-            self._continuation += payload
-            return
-        if tag in RESULT_TAGS:
+        if tag in _CALL_TAGS:
+            if self.phase is Phase.IDLE or self.phase is Phase.AWAIT_OK or self.done:
+                return  # left over from an earlier, abandoned command: not this one's
+            if tag == STARTED_TAG:
+                self._response.started = True
+                return
+            if tag == CONTINUATION_TAG:
+                self._continuation += payload
+                return
             if self.phase is Phase.STDERR:
                 # The board writes results inside stdout: the \x04 before was printed.
                 self._reclassify_stderr(b"\x04", b"")
@@ -230,7 +279,18 @@ class ResponseParser:
             self._response.result_tag = tag
             self._response.result = payload
             return
-        self.on_frame(tag, payload)
+        self._deliveries.append(("frame", (tag, payload)))
+
+
+def _first_control(buffer: bytearray, start: int, end: int) -> int:
+    """The first frame start or \\x04 in ``buffer[start:end]`` (``end`` -1: to the end)."""
+    stop = len(buffer) if end < 0 else end
+    found = [
+        i
+        for i in (buffer.find(FRAME_START, start, stop), buffer.find(b"\x04", start, stop))
+        if i >= 0
+    ]
+    return min(found) if found else -1
 
 
 def _looks_like_traceback(stderr: bytearray) -> bool:

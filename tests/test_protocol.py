@@ -9,7 +9,7 @@ import serial
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from belayfw import DeviceDisconnected, ProtocolError
+from belayfw import DeviceDisconnected, ProtocolError, TaskTimeout, protocol
 from belayfw.protocol import RawRepl
 from belayfw.response import ResponseParser
 from belayfw.transports.scripted import AwaitWrite, ScriptedTransport, Vanish
@@ -71,22 +71,32 @@ def test_frame_cut_mid_way_then_port_vanishes() -> None:
         repl.execute(b"y", timeout=2)  # the link stays marked as gone
 
 
-def test_silent_board_times_out_after_interrupts_and_link_is_closed() -> None:
-    from belayfw import TaskTimeout, protocol
+@pytest.fixture
+def short_grace(mocker) -> None:
+    mocker.patch.object(protocol, "INTERRUPT_GRACE_SECONDS", 0.05)
 
-    repl, transport = repl_for([BANNER, AwaitWrite(), b"OK"])
+
+@pytest.mark.usefixtures("short_grace")
+def test_running_board_that_ignores_interrupts_is_given_up() -> None:
+    repl, transport = repl_for([BANNER, AwaitWrite(), b"OK" + frame("s", b"")])
     repl.enter(timeout=2)
-    original = protocol.INTERRUPT_GRACE_SECONDS
-    protocol.INTERRUPT_GRACE_SECONDS = 0.05
-    try:
-        with pytest.raises(TaskTimeout, match="did not stop after 3 interrupts"):
-            repl.execute(b"stuck()", timeout=0.05)
-    finally:
-        protocol.INTERRUPT_GRACE_SECONDS = original
+    with pytest.raises(TaskTimeout, match=r"after 3 tries \(3 interrupts sent\)"):
+        repl.execute(b"stuck()", timeout=0.05)
     assert transport.interrupts == 3
     assert transport.closed
     with pytest.raises(DeviceDisconnected):
         repl.execute(b"1", timeout=1)
+
+
+@pytest.mark.usefixtures("short_grace")
+def test_code_that_has_not_started_is_never_interrupted() -> None:
+    # Still compiling (no "started" frame): an interrupt would kill a unix-port board.
+    repl, transport = repl_for([BANNER, AwaitWrite(), b"OK"])
+    repl.enter(timeout=2)
+    with pytest.raises(TaskTimeout, match=r"0 interrupts sent"):
+        repl.execute(b"huge()", timeout=0.05)
+    assert transport.interrupts == 0
+    assert repl.interrupt() is False
 
 
 def test_serial_port_that_cannot_open(mocker) -> None:
@@ -101,6 +111,7 @@ def test_serial_port_that_cannot_open(mocker) -> None:
 def test_serial_port_that_vanishes_mid_read(mocker) -> None:
     port = mocker.MagicMock()
     port.fileno.side_effect = AttributeError  # no descriptor: pyserial's own wait is used
+    port.in_waiting = 0
     port.read.side_effect = serial.SerialException(
         "device reports readiness to read but returned no data"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -164,7 +165,8 @@ def test_thread_output_never_corrupts_results(board: Device, output) -> None:
         assert board.eval(f"{value} * 3") == value * 3
     board.eval("stop()")  # eval forwards output (exec would return the ticks it caught)
     # Ticks printed while exec ran are part of what exec returned.
-    text = started + output.wait_for(lambda text: "chatter done" in text)
+    whole_line = re.compile(r"chatter done \d+\n")
+    text = started + output.wait_for(lambda text: whole_line.search(text) is not None)
     lines = text.splitlines()
     total = int(lines[-1].split()[-1])
     ticks = [line for line in lines if line.startswith("tick")]

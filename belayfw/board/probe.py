@@ -1,8 +1,10 @@
 # Sent first on every connection, before belayfw's runtime may exist: one round
-# trip that reports what the board already holds (frame token, runtime version,
-# deployed code hashes). The host replaces __NONCE__ (this reply's frame start)
-# and __TOKEN__ (the token to adopt if the board has none).
+# trip that reports what the board already holds and who it is: frame token,
+# runtime version, deployed code hashes, unique id (hex) and free heap. The host
+# replaces __NONCE__ (this reply's frame start) and __TOKEN__ (the token to
+# adopt if the board has none).
 import sys as _bfw_sys
+import gc as _bfw_gc
 try:
     _bfw_T
 except NameError:
@@ -12,6 +14,12 @@ try:
 except NameError:
     _bfw_V = ''
 try:
-    _bfw_sys.stdout.write('\x02__NONCE__r' + repr((_bfw_T, _bfw_V, _bfw_H)) + '\x03')
+    _bfw_h = _bfw_H
 except NameError:
-    _bfw_sys.stdout.write('\x02__NONCE__r' + repr((_bfw_T, _bfw_V, {})) + '\x03')
+    _bfw_h = {}
+try:
+    import machine as _bfw_m
+    _bfw_u = ''.join('%02x' % b for b in _bfw_m.unique_id())
+except Exception:
+    _bfw_u = None
+_bfw_sys.stdout.write('\x02__NONCE__r' + repr((_bfw_T, _bfw_V, _bfw_h, _bfw_u, _bfw_gc.mem_free())) + '\x03')

@@ -6,8 +6,10 @@
 # thread's print (which MicroPython writes piece by piece) can land between
 # frames but never inside one. Payloads are repr() or base64 text, which never
 # contain raw control bytes. Tags: r=repr result, b=base64 bytes result,
-# e=error, i=interrupted, +=continuation of the next frame's payload; from board
-# threads: o=printed text, x=unhandled exception (never chunked).
+# e=error, i=interrupted, +=continuation of the next frame's payload, s=started
+# (the call's code is running: only now may the host interrupt it, since the
+# unix port exits on an interrupt that arrives while it is compiling or idle);
+# from board threads: o=printed text, x=unhandled exception (never chunked).
 #
 # State lives in _bfw_* globals that survive a re-install, so a host that
 # reconnects without a board reset finds its code and threads where it left them.
@@ -75,21 +77,19 @@ def _bfw_x(e):
 
 
 def _bfw_v(f):
+    _bfw_out.write(_bfw_T + b's\x03')
     try:
-        r = f()
+        _bfw_r(f())
     except BaseException as e:
         _bfw_x(e)
-        return
-    _bfw_r(r)
 
 
 def _bfw_c(_bfw_f, *a, **k):
+    _bfw_out.write(_bfw_T + b's\x03')
     try:
-        r = _bfw_f(*a, **k)
+        _bfw_r(_bfw_f(*a, **k))
     except BaseException as e:
         _bfw_x(e)
-        return
-    _bfw_r(r)
 
 
 def _bfw_tw(tag, data):

@@ -14,11 +14,13 @@ from belayfw.errors import DeviceError
 class BoardCaller(Protocol):
     """The part of a ``Device`` executors use."""
 
-    _call_lock: threading.RLock
+    _lock: threading.RLock
+    setup_timeout: float | None
+    teardown_timeout: float
 
     def _call(self, command: str, timeout: float | None = None) -> Any: ...
 
-    def _reconnect(self) -> None: ...
+    def reconnect(self, attempts: int = 3) -> None: ...
 
     def _board_error(self, type_name: str, message: str, traceback: str) -> DeviceError: ...
 

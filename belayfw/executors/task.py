@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from belayfw.decorators import BoardMethod, TaskOptions
-from belayfw.errors import BelayError, DeviceDisconnected
+from belayfw.errors import BelayError, CircuitOpen, DeviceDisconnected
 from belayfw.executors.base import BoardCaller, call_arguments, call_command
 
 log = logging.getLogger(__name__)
@@ -69,30 +69,35 @@ class TaskExecutor:
         return _copy(value)
 
     def _exclusive(self, options: TaskOptions) -> AbstractContextManager[Any]:
-        return self._device._call_lock if options.exclusive else nullcontext()
+        return self._device._lock if options.exclusive else nullcontext()
 
     def _with_retries(self, command: str, options: TaskOptions) -> Any:
+        """Run ``command``; after a disconnect, reconnect with backoff and run it again."""
         attempt = 0
         while True:
             try:
                 return self._device._call(command, options.timeout)
-            except DeviceDisconnected as exc:
+            except DeviceDisconnected as lost:
+                cause: BelayError = lost
+            while True:  # reconnect before the next attempt, or give up with the real cause
                 if attempt >= options.retries:
-                    raise
+                    raise cause
                 delay = min(RETRY_BACKOFF_BASE * 2**attempt, RETRY_BACKOFF_MAX)
                 attempt += 1
                 log.warning(
                     "%s; reconnecting in %.1f s (retry %d of %d)",
-                    exc,
+                    cause,
                     delay,
                     attempt,
                     options.retries,
                 )
                 threading.Event().wait(delay)
                 try:
-                    self._device._reconnect()
-                except DeviceDisconnected as again:
-                    log.warning("reconnect failed: %s", again)
+                    self._device.reconnect(attempts=1)
+                    break
+                except (DeviceDisconnected, CircuitOpen) as again:
+                    again.__cause__ = cause
+                    cause = again
 
     def _stream(self, method: BoardMethod, options: TaskOptions, arguments: str) -> Iterator[Any]:
         """A host iterator over a board generator; abandoning it frees the board side."""

@@ -22,7 +22,9 @@ class TeardownExecutor:
 
     def call(self, method: BoardMethod, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         arguments = call_arguments(method, args, kwargs)
-        return self._device._call(call_command(method.board_name, arguments=arguments))
+        return self._device._call(
+            call_command(method.board_name, arguments=arguments), self._device.teardown_timeout
+        )
 
     def run_all(self, methods: Sequence[BoardMethod]) -> list[DeviceError]:
         """Run every teardown in one round trip; return the failures not ignored.
@@ -34,7 +36,9 @@ class TeardownExecutor:
         if not ordered:
             return []
         names = [method.board_name for method in ordered]
-        failures = self._device._call(f"_bfw_c(_bfw_run_all,{codec.encode(names)})")
+        failures = self._device._call(
+            f"_bfw_c(_bfw_run_all,{codec.encode(names)})", self._device.teardown_timeout
+        )
         by_name = {method.board_name: method for method in ordered}
         errors: list[DeviceError] = []
         for name, type_name, message, traceback in failures:

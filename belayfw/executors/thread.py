@@ -6,30 +6,43 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from belayfw import codec
 from belayfw.decorators import BoardMethod, ThreadOptions
-from belayfw.errors import DeviceError, FeatureUnavailable
+from belayfw.errors import DeviceError, FeatureUnavailable, SessionLimitExceeded
 from belayfw.executors.base import BoardCaller, call_arguments, call_command
+
+if TYPE_CHECKING:
+    from belayfw.session.session import DeviceSession
 
 log = logging.getLogger(__name__)
 
 #: Board thread states (``running`` until it returns, is stopped, or fails).
 RUNNING = "running"
 DEFAULT_STOP_TIMEOUT = 5.0
+INTERNAL_TIMEOUT = 10.0
 
 
 class ThreadHandle:
     """A thread running on the board, started by a ``@thread`` method."""
 
     def __init__(
-        self, executor: ThreadExecutor, thread_id: int, name: str, method: BoardMethod
+        self,
+        executor: ThreadExecutor,
+        thread_id: int,
+        name: str,
+        method: BoardMethod,
+        session: DeviceSession,
+        arguments: str,
     ) -> None:
         self._executor = executor
         self.id = thread_id
         self.name = name
         self.method = method
+        #: The session that started the thread; ending it stops the thread.
+        self.session = session
+        self._arguments = arguments
         self.started_at = time.time()
         #: The board exception that ended the thread, once it has failed.
         self.error: DeviceError | None = None
@@ -42,6 +55,11 @@ class ThreadHandle:
         if self._last_state == RUNNING:
             self._last_state = self._executor.states([self]).get(self.id, "lost")
         return self._last_state
+
+    @property
+    def state_known_running(self) -> bool:
+        """True unless the thread is already known to have ended (no round trip)."""
+        return self._last_state == RUNNING
 
     @property
     def alive(self) -> bool:
@@ -82,32 +100,91 @@ class ThreadExecutor:
             return list(self._handles.values())
 
     def call(
-        self, method: BoardMethod, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self,
+        method: BoardMethod,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        session: DeviceSession,
     ) -> ThreadHandle:
         options = method.options
         assert isinstance(options, ThreadOptions)
         arguments = call_arguments(method, args, kwargs)
+        limit = session.options.limits.max_threads
+        running = len(session.resources.threads)
+        if limit is not None and running >= limit:
+            session._limit_reached("max_threads", running + 1, limit)
+            raise SessionLimitExceeded(
+                f"cannot start {method.board_name}: session {session.id} already runs "
+                f"{running} board thread(s) and max_threads is {limit}; stop one first",
+                recoverable=True,
+            )
         name = options.name or method.board_name
+        handle = ThreadHandle(
+            self, self._start(method, name, arguments), name, method, session, arguments
+        )
+        self._track(handle)
+        return handle
+
+    def _start(self, method: BoardMethod, name: str, arguments: str) -> int:
         command = call_command(
             "_bfw_ts", codec.encode(name), method.board_name, arguments=arguments
         )
         try:
-            thread_id = self._device._call(command)
+            thread_id: int = self._device._call(command)
         except DeviceError as exc:
             if exc.type_name == "OSError" and "no _thread" in exc.message:
                 raise FeatureUnavailable(
                     f"@thread {method.function.__qualname__} needs _thread, which this board lacks"
                 ) from None
             raise
-        handle = ThreadHandle(self, thread_id, name, method)
+        return thread_id
+
+    def _track(self, handle: ThreadHandle) -> None:
         with self._lock:
-            self._handles[thread_id] = handle
-        return handle
+            self._handles[handle.id] = handle
+        handle.session.resources.register_thread(handle.id, handle.method.board_name)
+
+    def _untrack(self, handle: ThreadHandle) -> None:
+        handle.session.resources.unregister_thread(handle.id)
+
+    def restart_marked(self) -> list[ThreadHandle]:
+        """After a board reset: start again every lost thread marked ``restart=True``.
+
+        The same handle object carries on, with the new board id.
+        """
+        restarted = []
+        for handle in self.handles:
+            options = handle.method.options
+            assert isinstance(options, ThreadOptions)
+            if not options.restart or handle._last_state != "lost" or handle.session.state.is_final:
+                continue
+            with self._lock:
+                self._handles.pop(handle.id, None)
+            handle.id = self._start(handle.method, handle.name, handle._arguments)
+            handle.started_at = time.time()
+            handle._record(RUNNING)
+            handle._ended.clear()
+            self._track(handle)
+            restarted.append(handle)
+        return restarted
 
     def states(self, handles: Iterable[ThreadHandle]) -> dict[int, str]:
         ids = [handle.id for handle in handles]
-        states: dict[int, str] = self._device._call(f"_bfw_c(_bfw_tstate,{codec.encode(ids)})")
+        command = f"_bfw_c(_bfw_tstate,{codec.encode(ids)})"
+        states: dict[int, str] = self._device._call(command, INTERNAL_TIMEOUT)
         return states
+
+    def refresh_states(self) -> None:
+        """Re-read the state of threads presumed running (after a reconnect without reset)."""
+        running = [handle for handle in self.handles if handle._last_state == RUNNING]
+        if not running:
+            return
+        states = self.states(running)
+        for handle in running:
+            state = states.get(handle.id, "lost")
+            if state != RUNNING:
+                handle._record(state)
+                self._untrack(handle)
 
     def stop(self, handles: Iterable[ThreadHandle], timeout: float) -> list[ThreadHandle]:
         """Stop threads and confirm on the board; return those still running."""
@@ -125,13 +202,16 @@ class ThreadExecutor:
             handle._record(state)
             if state == RUNNING:
                 survivors.append(handle)
+            else:
+                self._untrack(handle)
         finished = [handle.id for handle in chosen if handle not in survivors]
         if finished:
-            self._device._call(f"_bfw_c(_bfw_tforget,{codec.encode(finished)})")
+            self._device._call(f"_bfw_c(_bfw_tforget,{codec.encode(finished)})", INTERNAL_TIMEOUT)
         return survivors
 
-    def stop_all(self, timeout: float = DEFAULT_STOP_TIMEOUT) -> list[ThreadHandle]:
-        return self.stop(self.handles, timeout)
+    def stop_session(self, session: DeviceSession, timeout: float) -> list[ThreadHandle]:
+        """Stop the threads ``session`` started; return those still running."""
+        return self.stop([handle for handle in self.handles if handle.session is session], timeout)
 
     def on_failure(self, thread_id: int, error: DeviceError) -> None:
         """The board reported a thread's unhandled exception."""
@@ -141,9 +221,11 @@ class ThreadExecutor:
         log.error("board thread %s failed: %s", name, error)
         if handle is not None:
             handle._record("failed", error)
+            self._untrack(handle)
 
-    def forget_all(self, state: str = "lost") -> None:
-        """The board was reset: its threads are gone."""
+    def mark_lost(self) -> None:
+        """The link dropped: the board may have reset, its threads are presumed gone."""
         for handle in self.handles:
             if handle._last_state == RUNNING:
-                handle._record(state)
+                handle._record("lost")
+                self._untrack(handle)

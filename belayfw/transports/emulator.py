@@ -114,6 +114,8 @@ class EmulatorTransport:
 
     interrupt_on_entry = False
     prefers_raw_paste = False
+    #: Each emulator process is a new board: its capabilities are not cached on disk.
+    lasting_identity = False
 
     def __init__(self, profile: str = "unix", *, command: MicroPythonCommand | None = None) -> None:
         if profile not in PROFILES:
@@ -132,8 +134,14 @@ class EmulatorTransport:
         except BaseException:
             shutil.rmtree(self.sandbox, ignore_errors=True)
             raise
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
         self._poller = select.poll()
         self._poller.register(self._master, select.POLLIN)
+        self._poller.register(self._wake_r, select.POLLIN)
+        self._writable = select.poll()
+        self._writable.register(self._master, select.POLLOUT)
+        self._last_interrupt = -1e9
         self._finalizer = weakref.finalize(
             self, _release, self._process, self._master, self._watch_w, str(self.sandbox)
         )
@@ -213,12 +221,18 @@ class EmulatorTransport:
                 raise DeviceDisconnected(
                     f"{self.description} stopped reading input for {_WRITE_STALL_SECONDS:.0f} s"
                 )
-            select.select([], [self._master], [], remaining)
+            self._writable.poll(math.ceil(remaining * 1000))
 
     def read(self, deadline: float) -> bytes:
         timeout_ms = max(0, math.ceil((deadline - time.monotonic()) * 1000))
-        if not self._poller.poll(timeout_ms):
+        events = self._poller.poll(timeout_ms)
+        if not events:
             return b""
+        if any(fd == self._wake_r for fd, _ in events):
+            with contextlib.suppress(BlockingIOError):
+                os.read(self._wake_r, 64)
+            if len(events) == 1:
+                return b""  # woken up (see wakeup), nothing from the board yet
         try:
             data = os.read(self._master, _READ_SIZE)
         except BlockingIOError:
@@ -233,8 +247,14 @@ class EmulatorTransport:
         # A signal always works here, also for code sent in raw-paste mode, where
         # the unix port ignores a Ctrl-C byte.
         if self._process.poll() is None:
+            self._last_interrupt = time.monotonic()
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self._process.pid, signal.SIGINT)
+
+    def wakeup(self) -> None:
+        """Make a read that is waiting right now return early (from another thread)."""
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"!")
 
     def fileno(self) -> int | None:
         return None if self._closed else self._master
@@ -244,6 +264,9 @@ class EmulatorTransport:
             return
         self._closed = True
         self._finalizer()
+        for fd in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
         log.debug("closed %s", self.description)
 
     def _gone(self, exc: OSError | None) -> DeviceDisconnected:
@@ -251,9 +274,15 @@ class EmulatorTransport:
             return DeviceDisconnected(f"{self.description}: {exc}")
         try:
             code = self._process.wait(timeout=1.0)
-            how = f"exited with code {code}" if code >= 0 else f"was killed by signal {-code}"
         except subprocess.TimeoutExpired:
-            how = "hung up its terminal"
+            return DeviceDisconnected(f"{self.description} board process hung up its terminal")
+        if code == -signal.SIGINT and time.monotonic() - self._last_interrupt < 5.0:
+            return DeviceDisconnected(
+                f"{self.description} board process exited on belayfw's interrupt, which "
+                "arrived just as its code finished (the unix port exits on an interrupt "
+                "while idle); open the device again"
+            )
+        how = f"exited with code {code}" if code >= 0 else f"was killed by signal {-code}"
         return DeviceDisconnected(f"{self.description} board process {how}")
 
 
@@ -306,6 +335,8 @@ class AttachedEmulator:
 
     interrupt_on_entry = False
     prefers_raw_paste = False
+    #: Each emulator process is a new board: its capabilities are not cached on disk.
+    lasting_identity = False
 
     def __init__(self, board: EmulatorBoard) -> None:
         self.board = board
@@ -323,6 +354,9 @@ class AttachedEmulator:
 
     def interrupt(self) -> None:
         self._transport.interrupt()
+
+    def wakeup(self) -> None:
+        self._transport.wakeup()
 
     def fileno(self) -> int | None:
         return None if self.detached else self._transport.fileno()

@@ -15,6 +15,11 @@ import serial
 from belayfw.errors import DeviceDisconnected
 
 _READ_SIZE = 65536
+#: A write that cannot complete in this time means the board or server stopped reading.
+WRITE_TIMEOUT_SECONDS = 5.0
+#: Without a selectable descriptor, pyserial waits in slices this long (set once:
+#: changing a port's timeout renegotiates it, which costs ~100 ms on rfc2217).
+_WAIT_SLICE_SECONDS = 0.05
 
 
 class SerialTransport:
@@ -26,14 +31,22 @@ class SerialTransport:
     def __init__(self, port: str, *, baudrate: int = 115200) -> None:
         self.description = port
         try:
-            self._port = serial.serial_for_url(port, baudrate=baudrate, timeout=0)
+            self._port = serial.serial_for_url(
+                port, baudrate=baudrate, timeout=0, write_timeout=WRITE_TIMEOUT_SECONDS
+            )
         except (serial.SerialException, OSError, ValueError) as exc:
             raise DeviceDisconnected(f"cannot open {port}: {exc}") from None
         self._fd = _selectable_fd(self._port)
+        if self._fd is None:
+            self._port.timeout = _WAIT_SLICE_SECONDS
 
     def write(self, data: bytes) -> None:
         try:
             self._port.write(data)
+        except serial.SerialTimeoutException:
+            raise DeviceDisconnected(
+                f"{self.description}: the board stopped reading for {WRITE_TIMEOUT_SECONDS:g} s"
+            ) from None
         except (serial.SerialException, OSError) as exc:
             raise DeviceDisconnected(f"{self.description}: write failed: {exc}") from None
 
@@ -46,13 +59,11 @@ class SerialTransport:
                 if not ready:
                     return b""
                 return bytes(self._port.read(_READ_SIZE))
-            # No descriptor (rfc2217, Windows): let pyserial wait for the first byte.
-            self._port.timeout = max(0.0, deadline - time.monotonic())
-            data = bytes(self._port.read(1))
-            waiting = self._port.in_waiting if data else 0
-            if waiting:
-                data += bytes(self._port.read(waiting))
-            return data
+            # No descriptor (rfc2217, Windows): pyserial waits, in short slices.
+            while True:
+                data = bytes(self._port.read(max(1, self._port.in_waiting)))
+                if data or time.monotonic() >= deadline:
+                    return data
         except (serial.SerialException, OSError) as exc:
             raise DeviceDisconnected(f"{self.description}: {exc}") from None
 

@@ -1,0 +1,221 @@
+"""``SessionManager``: creates, tracks, limits and ends sessions.
+
+Every ``Device`` opens its own (primary) session through a manager: the
+module's default one unless you pass ``manager=``. ``with manager.session(dev)
+as s:`` adds a session on the same device. Calls made inside the block belong
+to ``s`` (a context variable, so each host thread and asyncio task sees its
+own), and so do the threads and resources they start; ending ``s`` cleans those
+up and leaves the device's other sessions alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict
+
+from belayfw.errors import ResourceCleanupError, SessionError, SessionLimitExceeded
+from belayfw.session.capabilities import CapabilityCache
+from belayfw.session.lifecycle import SessionState
+from belayfw.session.options import SessionOptions
+from belayfw.session.session import DeviceSession
+
+if TYPE_CHECKING:
+    from belayfw.device import Device
+
+log = logging.getLogger(__name__)
+
+#: The session calls in this context belong to (None: the device's primary session).
+current_session_var: ContextVar[DeviceSession | None] = ContextVar("belayfw_session", default=None)
+
+
+def current_session() -> DeviceSession | None:
+    """The session the current host thread or task is working in, if any."""
+    return current_session_var.get()
+
+
+class SessionStats(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    active: int
+    total: int
+    max: int
+
+
+class SessionManager:
+    """Coordinates sessions; ``max_concurrent_sessions`` is enforced across all devices."""
+
+    def __init__(self, options: SessionOptions | None = None, **option_values: Any) -> None:
+        if options is not None and option_values:
+            raise TypeError("pass SessionOptions or keyword options, not both")
+        self.options = options or SessionOptions(**option_values)
+        self.capabilities = CapabilityCache(self.options.capability_cache)
+        self._sessions: dict[str, DeviceSession] = {}
+        self._total = 0
+        self._lock = threading.Lock()
+        self._reaper_wake = threading.Condition(self._lock)
+        self._reaper: threading.Thread | None = None
+
+    # -- creating ----------------------------------------------------------------------
+
+    def create(self, device: Device, *, primary: bool = False) -> DeviceSession:
+        """Register a new session on ``device`` (INITIALIZING); refuses past the limit."""
+        with self._lock:
+            live = [s for s in self._sessions.values() if not s.state.is_final]
+            if len(live) >= self.options.max_concurrent_sessions:
+                raise SessionLimitExceeded(
+                    f"{len(live)} sessions are open, the limit is "
+                    f"{self.options.max_concurrent_sessions} (max_concurrent_sessions)",
+                    recoverable=True,
+                )
+            session = DeviceSession(device, self, self.options, primary=primary)
+            self._sessions[session.id] = session
+            self._total += 1
+            self._reaper_wake.notify_all()
+        self._start_reaper()
+        return session
+
+    @contextmanager
+    def session(self, device: Device) -> Iterator[DeviceSession]:
+        """A new session on ``device`` for the block; always ended (and cleaned) after it.
+
+        Opens the device if it is not open, and closes it again afterwards in
+        that case.
+        """
+        opened_here = not device.is_open
+        if opened_here:
+            device.open()
+        try:
+            session = self.create(device)
+            session._activate()
+            with session.use():
+                try:
+                    yield session
+                except BaseException as body_error:
+                    self._end_after(session, body_error)
+                    raise
+            self.end(session.id)
+        finally:
+            if opened_here:
+                device.close()
+
+    def get_or_create(self, device: Device) -> DeviceSession:
+        """The session current calls on ``device`` belong to, opening the device if needed."""
+        session = current_session_var.get()
+        if session is not None and session.device is device and not session.state.is_final:
+            return session
+        if not device.is_open:
+            device.open()
+        primary = device.session
+        assert primary is not None
+        return primary
+
+    # -- ending ------------------------------------------------------------------------
+
+    def end(self, session_id: str) -> None:
+        """End a session: its threads stop, its resources are cleaned.
+
+        Ending a device's primary session closes the device. Every cleanup
+        failure is raised together as one :class:`ResourceCleanupError`.
+        """
+        with self._lock:
+            session = self._sessions.get(session_id)
+        if session is None:
+            raise SessionError(f"no session {session_id!r} in this manager")
+        try:
+            if session.primary and session.device.session is session:
+                session.device.close()
+            else:
+                session._terminate()
+        finally:
+            self._forget(session)
+
+    def _end_after(self, session: DeviceSession, body_error: BaseException) -> None:
+        try:
+            self.end(session.id)
+        except ResourceCleanupError as cleanup:
+            body_error.add_note(f"belayfw: ending session {session.id}: {cleanup}")
+            log.error("ending session %s after an error: %s", session.id, cleanup)
+
+    def _forget(self, session: DeviceSession) -> None:
+        if session.state.is_final:
+            with self._lock:
+                self._sessions.pop(session.id, None)
+
+    # -- looking ------------------------------------------------------------------------
+
+    def stats(self) -> SessionStats:
+        with self._lock:
+            active = sum(1 for s in self._sessions.values() if s.state is SessionState.ACTIVE)
+            return SessionStats(
+                active=active, total=self._total, max=self.options.max_concurrent_sessions
+            )
+
+    @property
+    def sessions(self) -> list[DeviceSession]:
+        with self._lock:
+            return list(self._sessions.values())
+
+    def sessions_of(self, device: Device) -> list[DeviceSession]:
+        with self._lock:
+            return [s for s in self._sessions.values() if s.device is device]
+
+    def get(self, session_id: str) -> DeviceSession | None:
+        with self._lock:
+            return self._sessions.get(session_id)
+
+    # -- idle sessions ------------------------------------------------------------------
+
+    def _start_reaper(self) -> None:
+        if self.options.default_session_timeout is None or self._reaper is not None:
+            return
+        with self._lock:
+            if self._reaper is None:
+                self._reaper = threading.Thread(
+                    target=self._reap, name="belayfw-session-reaper", daemon=True
+                )
+                self._reaper.start()
+
+    def _reap(self) -> None:
+        """End sessions idle longer than ``default_session_timeout``, waking at each deadline."""
+        timeout = self.options.default_session_timeout
+        assert timeout is not None
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                live = [s for s in self._sessions.values() if s.state in _REAPABLE]
+                expired = [s for s in live if now - s.last_activity >= timeout]
+                waiting = [s.last_activity + timeout - now for s in live if s not in expired]
+                if not expired:
+                    self._reaper_wake.wait(min(waiting) if waiting else None)
+                    continue
+            for session in expired:
+                idle = time.monotonic() - session.last_activity
+                if idle < timeout:
+                    continue  # used again meanwhile
+                session.record_event(f"ended after {idle:.1f} s idle", reason="idle")
+                try:
+                    self.end(session.id)
+                except Exception:
+                    log.exception("ending idle session %s failed", session.id)
+
+
+_REAPABLE = frozenset({SessionState.ACTIVE, SessionState.SUSPENDED})
+
+_default_manager: SessionManager | None = None
+_default_lock = threading.Lock()
+
+
+def default_manager() -> SessionManager:
+    """The manager devices use when none is given."""
+    global _default_manager
+    with _default_lock:
+        if _default_manager is None:
+            _default_manager = SessionManager()
+        return _default_manager

@@ -1,0 +1,260 @@
+"""``DeviceSession``: one unit of work on a device, with its own threads and resources.
+
+A session moves through the validated :mod:`lifecycle <belayfw.session.lifecycle>`,
+records what happens to it in a bounded event log, keeps a private key/value
+store, tracks every thread and resource it started, and tracks its health
+against its limits. Ending it stops its threads, cleans its resources, and
+leaves other sessions on the same device alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+
+from belayfw.errors import ResourceCleanupError
+from belayfw.session.events import EventLog, EventType
+from belayfw.session.health import LimitCheck, SessionHealth, check_limits
+from belayfw.session.lifecycle import SessionState, StateMachine
+from belayfw.session.options import SessionOptions
+from belayfw.session.store import SessionStore
+from belayfw.session.tracker import ResourceTracker
+
+if TYPE_CHECKING:
+    from belayfw.device import Device
+    from belayfw.session.capabilities import DeviceCapabilities
+    from belayfw.session.manager import SessionManager
+
+log = logging.getLogger(__name__)
+
+
+class SessionListener(Protocol):
+    """Receives a session's state and capability changes (implement either or both)."""
+
+    def state_changed(self, old: SessionState, new: SessionState) -> None: ...
+
+    def capabilities_changed(self, capabilities: DeviceCapabilities) -> None: ...
+
+
+class DeviceSession:
+    """A session on one device; create it with a :class:`SessionManager`."""
+
+    def __init__(
+        self, device: Device, manager: SessionManager, options: SessionOptions, *, primary: bool
+    ) -> None:
+        self.id = uuid.uuid4().hex[:12]
+        self.device = device
+        self.manager = manager
+        self.options = options
+        #: The device's own session (opened and ended with the device).
+        self.primary = primary
+        self.created_at = datetime.now(UTC)
+        self.store = SessionStore()
+        self.resources = ResourceTracker(self.id)
+        self.events = EventLog(options.max_events)
+        self.health = SessionHealth.HEALTHY
+        #: Why the session is suspended: "link" (the board went away) or "request".
+        self.suspended_by: str | None = None
+        self.last_activity = time.monotonic()
+        self._limit_health: dict[str, SessionHealth] = {}
+        self._listeners: list[Any] = []
+        self._lock = threading.Lock()
+        self._machine = StateMachine(self._state_changed, owner=f"session {self.id}")
+        self.events.record(EventType.CREATED, f"session created on {device.port}", primary=primary)
+
+    # -- state ---------------------------------------------------------------------------
+
+    @property
+    def state(self) -> SessionState:
+        return self._machine.state
+
+    @property
+    def duration(self) -> timedelta:
+        return datetime.now(UTC) - self.created_at
+
+    @property
+    def is_active(self) -> bool:
+        return self._machine.state is SessionState.ACTIVE
+
+    def suspend(self, reason: str = "requested") -> None:
+        """Pause the session: its calls are refused until :meth:`resume`."""
+        self._suspend("request", reason)
+
+    def resume(self) -> None:
+        """Return to ACTIVE; reconnects first when the link was lost."""
+        if self.suspended_by == "link" or not self.device.is_open:
+            self.device.reconnect()  # resumes every link-suspended session of the device
+            if self.state is SessionState.ACTIVE:
+                return
+        self._machine.move(SessionState.ACTIVE)
+        self.suspended_by = None
+        self.events.record(EventType.RESUMED, "session resumed")
+
+    def end(self) -> None:
+        """End the session: stop its threads, clean its resources (see ``SessionManager.end``)."""
+        self.manager.end(self.id)
+
+    def record_event(self, message: str, **data: Any) -> None:
+        """Add a custom event to the session's log."""
+        self.events.record(EventType.CUSTOM, message, **data)
+
+    def add_listener(self, listener: Any) -> None:
+        """``listener.state_changed(old, new)`` / ``listener.capabilities_changed(caps)``."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def remove_listener(self, listener: Any) -> None:
+        with self._lock:
+            self._listeners = [item for item in self._listeners if item is not listener]
+
+    @contextmanager
+    def use(self) -> Iterator[DeviceSession]:
+        """Make calls in this block (this host thread or task) belong to this session."""
+        from belayfw.session.manager import current_session_var
+
+        token = current_session_var.set(self)
+        try:
+            yield self
+        finally:
+            current_session_var.reset(token)
+
+    # -- health --------------------------------------------------------------------------
+
+    def check_health(self, free_memory: int | None = None) -> SessionHealth:
+        """Compare usage with the limits now; ``free_memory`` None reads it from the board."""
+        if free_memory is None and self.options.limits.min_free_memory is not None:
+            free_memory = self.device.eval("__import__('gc').mem_free()")
+        checks = check_limits(
+            self.options.limits,
+            threads=len(self.resources.threads),
+            deployed_bytes=self.resources.deployed_bytes,
+            free_memory=free_memory,
+        )
+        self._apply_checks(checks)
+        return self.health
+
+    def _apply_checks(self, checks: list[LimitCheck]) -> None:
+        for check in checks:
+            before = self._limit_health.get(check.limit, SessionHealth.HEALTHY)
+            self._limit_health[check.limit] = check.health
+            if check.exceeded and check.health > before:
+                self.events.record(
+                    EventType.RESOURCE_LIMIT_EXCEEDED,
+                    f"{check.limit}: {check.value} against a limit of {check.bound}",
+                    limit=check.limit,
+                    value=check.value,
+                    bound=check.bound,
+                )
+        self._recompute_health()
+
+    def _limit_reached(self, limit: str, value: int, bound: int) -> None:
+        """A refused request (e.g. one thread too many): record it and degrade health."""
+        self.events.record(
+            EventType.RESOURCE_LIMIT_EXCEEDED,
+            f"{limit}: refused at {value} (limit {bound})",
+            limit=limit,
+            value=value,
+            bound=bound,
+        )
+        self._limit_health[limit] = max(
+            self._limit_health.get(limit, SessionHealth.HEALTHY), SessionHealth.DEGRADED
+        )
+        self._recompute_health()
+
+    def _recompute_health(self) -> None:
+        """Health is the worst level among the limits; a change is an event."""
+        health = max(self._limit_health.values(), default=SessionHealth.HEALTHY)
+        if health is not self.health:
+            old, self.health = self.health, health
+            self.events.record(
+                EventType.HEALTH_CHANGED,
+                f"health {old.name.lower()} -> {health.name.lower()}",
+                old=old.name,
+                new=health.name,
+            )
+
+    # -- used by the device and the manager --------------------------------------------
+
+    def _activate(self) -> None:
+        self._machine.move(SessionState.ACTIVE)
+        self.events.record(EventType.STARTED, "session active")
+
+    def _suspend(self, by: str, reason: str) -> None:
+        self._machine.move(SessionState.SUSPENDED)
+        self.suspended_by = by
+        self.events.record(EventType.SUSPENDED, f"session suspended: {reason}", by=by)
+
+    def _resume_after_reconnect(self) -> None:
+        if self.state in (SessionState.SUSPENDED, SessionState.ERROR):
+            self._machine.move(SessionState.ACTIVE)
+            self.suspended_by = None
+            self.events.record(EventType.RESUMED, "session resumed after reconnecting")
+
+    def _record_error(self, error: BaseException) -> None:
+        self.events.record(
+            EventType.ERROR_OCCURRED, f"{type(error).__name__}: {error}", error=type(error).__name__
+        )
+
+    def _fail(self, error: BaseException) -> None:
+        self._record_error(error)
+        if SessionState.ERROR in self.state.next_states():
+            self._machine.move(SessionState.ERROR)
+
+    def _terminate(self) -> None:
+        """Stop this session's threads and clean its resources; raise every failure at the end."""
+        state = self.state
+        if state.is_final:
+            return
+        failures: list[Exception] = []
+        if state is SessionState.INITIALIZING:
+            self._machine.move(SessionState.TERMINATED)
+        else:
+            self._machine.move(SessionState.TERMINATING)
+            # Threads stop and teardowns run first, then resources are cleaned
+            # (they may still use board code), then the code may be purged.
+            failures.extend(self.device._stop_session_work(self))
+            try:
+                self.resources.cleanup()
+            except ResourceCleanupError as group:
+                failures.extend(group.exceptions)
+            failures.extend(self.device._release_session_code(self))
+            self._machine.move(SessionState.TERMINATED)
+        self.events.record(
+            EventType.TERMINATED,
+            "session ended" + (f" with {len(failures)} cleanup failure(s)" if failures else ""),
+        )
+        if failures:
+            message = f"ending session {self.id} left {len(failures)} problem(s)"
+            raise ResourceCleanupError(message, failures)
+
+    def _touch(self) -> None:
+        self.last_activity = time.monotonic()
+
+    def _state_changed(self, old: SessionState, new: SessionState) -> None:
+        for listener in list(self._listeners):
+            callback = getattr(listener, "state_changed", None)
+            if callback is None:
+                continue
+            try:
+                callback(old, new)
+            except Exception:
+                log.exception("session listener %r failed on state_changed", listener)
+
+    def _capabilities_changed(self, capabilities: DeviceCapabilities) -> None:
+        for listener in list(self._listeners):
+            callback = getattr(listener, "capabilities_changed", None)
+            if callback is None:
+                continue
+            try:
+                callback(capabilities)
+            except Exception:
+                log.exception("session listener %r failed on capabilities_changed", listener)
+
+    def __repr__(self) -> str:
+        return f"<DeviceSession {self.id} {self.state.name} on {self.device.port!r}>"

@@ -1,0 +1,237 @@
+"""Faults found in review: interrupts at bad moments, cut frames, callbacks, hangs.
+
+Each test drives the real emulator into the situation that once went wrong.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from belayfw import (
+    BelayError,
+    Device,
+    DeviceDisconnected,
+    DeviceError,
+    EmulatorBoard,
+    ResourceCleanupError,
+    TaskTimeout,
+    task,
+    teardown,
+)
+from belayfw.protocol import RAW_REPL_BANNER, RawRepl
+from belayfw.transports.scripted import AwaitWrite, ScriptedTransport
+
+
+def test_timeout_while_a_large_result_is_being_sent(board: Device) -> None:
+    """An interrupt can cut a result frame; the call must end cleanly, never glue pieces."""
+    board.exec("import time")
+    expression = "(time.sleep_ms(20), b'x' * 300000)[1]"
+    started = time.perf_counter()
+    assert len(board.eval(expression)) == 300000
+    full = time.perf_counter() - started
+    for step in range(12):
+        deadline = 0.02 + full * step / 12  # from before sending to near the end
+        try:
+            value = board.eval(expression, timeout=deadline)
+        except TaskTimeout:
+            pass
+        else:
+            assert value == b"x" * 300000
+        assert board.eval("b'abc'") == b"abc"  # nothing left over from the cut frame
+
+
+def test_tiny_timeouts_never_kill_the_board(board: Device) -> None:
+    for timeout in (1e-6, 1e-5, 1e-4, 3e-4, 1e-3) * 4:
+        with contextlib.suppress(TaskTimeout):
+            assert board.eval("1 + 1", timeout=timeout) == 2
+    assert board.eval("'alive'") == "alive"
+
+
+def test_interrupt_is_never_sent_to_an_idle_board(board: Device) -> None:
+    """The unix port exits on an interrupt while idle: belayfw must hold back."""
+    stop = threading.Event()
+    sent_while_idle = []
+
+    def pester() -> None:
+        while not stop.is_set():
+            sent_while_idle.append(board.interrupt())
+
+    before = board.link_stats.bytes_sent
+    pest = threading.Thread(target=pester)
+    pest.start()
+    try:
+        threading.Event().wait(0.2)  # let it hammer an idle board for a while
+    finally:
+        stop.set()
+        pest.join(timeout=10)
+    assert len(sent_while_idle) > 100 and not any(sent_while_idle)
+    assert board.link_stats.bytes_sent == before
+    assert board.eval("'alive'") == "alive"
+
+
+def test_interrupts_from_another_thread_stop_running_code(board: Device) -> None:
+    for _ in range(30):
+        requested = threading.Event()
+
+        def interrupt_when_running(requested: threading.Event = requested) -> None:
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                if board.interrupt():
+                    requested.set()
+                    return
+
+        helper = threading.Thread(target=interrupt_when_running)
+        helper.start()
+        with pytest.raises(DeviceError) as caught:
+            board.exec("while True:\n    pass\n")
+        helper.join(timeout=10)
+        assert requested.is_set()
+        assert caught.value.type_name == "KeyboardInterrupt"
+    assert board.eval("'alive'") == "alive"
+
+
+def test_failing_output_callback_does_not_poison_the_link(caplog) -> None:
+    seen: list[str] = []
+
+    def fragile(text: str) -> None:
+        seen.append(text)
+        if "boom" in text:
+            raise RuntimeError("sink broke")
+
+    with Device("emulator", output=fragile) as device:
+        assert device.eval("print('boom') or 1") == 1
+        assert device.eval("print('after') or 2") == 2
+        assert device.eval("3") == 3
+    text = "".join(seen)
+    assert text.count("boom") == 1
+    assert "after\n" in text
+    assert "\x04" not in text and ">" not in text
+    assert "output callback failed" in caplog.text
+
+
+def test_callback_that_calls_the_device_gets_a_clear_error(caplog) -> None:
+    holder: dict[str, Device] = {}
+    errors: list[BaseException] = []
+
+    def reentrant(text: str) -> None:
+        try:
+            holder["device"].eval("1")
+        except BelayError as error:
+            errors.append(error)
+
+    with Device("emulator", output=reentrant) as device:
+        holder["device"] = device
+        assert device.eval("print('hello') or 5", timeout=5) == 5
+    assert errors and "output callback" in str(errors[0])
+
+
+def test_raw_paste_with_a_chatty_board_thread(board: Device, output) -> None:
+    board._link.repl.raw_paste = True
+    board.exec(
+        "import _thread, time\n"
+        "chatting = True\n"
+        "def chat():\n"
+        "    while chatting:\n"
+        "        print('tick')\n"
+        "        time.sleep_ms(1)\n"
+        "_thread.start_new_thread(chat, ())\n"
+    )
+    for n in range(60):
+        numbers = list(range(n, n + 100))
+        board.exec(f"data = {numbers!r}")
+        assert board.eval("sum(data)") == sum(numbers)
+    board.eval("globals().__setitem__('chatting', False)")
+    assert "\x00" not in output.text and "\x80" not in output.text
+
+
+def test_board_without_raw_paste_falls_back_to_plain_raw() -> None:
+    token = b"\x02feed0001"
+    reply = b"OK" + token + b"s\x03" + token + b"rNone\x03\x04\x04>"
+    transport = ScriptedTransport(
+        [RAW_REPL_BANNER, AwaitWrite(), RAW_REPL_BANNER, AwaitWrite(), reply]
+    )
+    repl = RawRepl(transport, token=token, on_output=lambda text: None)
+    repl.enter(timeout=2)
+    code = b"x = 1  # " + b"padding " * 60
+    response = repl.execute(code, timeout=2)
+    assert response.result_tag == "r"
+    assert repl.raw_paste is False
+    assert transport.writes[-1] == code + b"\x04"
+
+
+class Stubborn(Device):
+    @task
+    def spin():
+        while True:
+            pass
+
+    @teardown
+    def never_returns():
+        while True:
+            pass
+
+
+def test_hanging_teardown_cannot_hang_close(output) -> None:
+    device = Stubborn("emulator", output=output, teardown_timeout=0.3)
+    started = time.monotonic()
+    with pytest.raises(ResourceCleanupError) as caught:
+        device.close()
+    assert time.monotonic() - started < 5
+    assert any(isinstance(error, TaskTimeout) for error in caught.value.exceptions)
+    assert not device.is_open
+
+
+def test_close_from_another_thread_interrupts_a_running_call(output) -> None:
+    device = Stubborn("emulator", output=output)
+    outcome: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            device.spin()
+        except BaseException as error:
+            outcome.append(error)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    deadline = time.monotonic() + 5
+    while not device._link.repl.parser.interruptible and time.monotonic() < deadline:
+        threading.Event().wait(0.01)
+    with pytest.raises(ResourceCleanupError):  # the teardown loops forever: bounded, reported
+        device.close()
+    caller.join(timeout=10)
+    assert outcome and isinstance(outcome[0], DeviceError | DeviceDisconnected)
+    assert not device.is_open
+
+
+@pytest.fixture
+def shared() -> Iterator[EmulatorBoard]:
+    with EmulatorBoard() as board:
+        yield board
+
+
+class Retrying(Device):
+    @task(retries=1)
+    def slow():
+        import time
+
+        time.sleep_ms(300)
+        return 1
+
+
+def test_failed_retry_reports_the_real_cause(shared: EmulatorBoard, output, mocker) -> None:
+    from belayfw.executors import task as task_module
+
+    mocker.patch.object(task_module, "RETRY_BACKOFF_BASE", 0.01)
+    device = Retrying(shared.port, output=output)
+    threading.Timer(0.1, shared.close).start()  # the board itself goes away for good
+    with pytest.raises(DeviceDisconnected) as caught:
+        device.slow()
+    message = str(caught.value)
+    assert "not open" not in message
+    assert "emulator" in message
+    device._abandon()
