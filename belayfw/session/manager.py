@@ -188,22 +188,40 @@ class SessionManager:
         assert timeout is not None
         while True:
             with self._lock:
-                now = time.monotonic()
                 live = [s for s in self._sessions.values() if s.state in _REAPABLE]
-                expired = [s for s in live if now - s.last_activity >= timeout]
-                waiting = [s.last_activity + timeout - now for s in live if s not in expired]
+                last_use = _last_use(live)
+                now = time.monotonic()
+                expired = [s for s in live if now - last_use[s.id] >= timeout]
                 if not expired:
-                    self._reaper_wake.wait(min(waiting) if waiting else None)
+                    waits = [last_use[s.id] + timeout - now for s in live]
+                    self._reaper_wake.wait(min(waits) if waits else None)
                     continue
-            for session in expired:
-                idle = time.monotonic() - session.last_activity
-                if idle < timeout:
-                    continue  # used again meanwhile
+            # Record why first: ending a primary session closes its device, which
+            # ends that device's other sessions too. Non-primary ones go first.
+            for session in sorted(expired, key=lambda s: s.primary):
+                idle = time.monotonic() - last_use[session.id]
                 session.record_event(f"ended after {idle:.1f} s idle", reason="idle")
+            for session in sorted(expired, key=lambda s: s.primary):
+                fresh = _last_use([s for s in self.sessions if s.state in _REAPABLE])
+                if session.state.is_final or time.monotonic() - fresh.get(session.id, 0) < timeout:
+                    continue  # ended with its device, or used again meanwhile
                 try:
                     self.end(session.id)
                 except Exception:
                     log.exception("ending idle session %s failed", session.id)
+
+
+def _last_use(sessions: list[DeviceSession]) -> dict[str, float]:
+    """When each session was last used; a primary session counts its device's others too,
+    so a device stays open while any of its sessions is in use."""
+    latest: dict[int, float] = {}
+    for session in sessions:
+        key = id(session.device)
+        latest[key] = max(latest.get(key, session.last_activity), session.last_activity)
+    return {
+        session.id: latest[id(session.device)] if session.primary else session.last_activity
+        for session in sessions
+    }
 
 
 _REAPABLE = frozenset({SessionState.ACTIVE, SessionState.SUSPENDED})
