@@ -11,6 +11,17 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 EXPECTED = {
+    "session_manager.py": [
+        "capabilities: micropython",
+        "second thread refused: cannot start logger",
+        "health: degraded",
+        "resources: {'DeviceTimer': (1, 50)} threads: 1",
+        "session ended: TERMINATED",
+        "events: created, started, resource_limit_exceeded, health_changed, terminated",
+        "timer stopped: True",
+        "device session still active: ACTIVE",
+        "stats after: active=0 total=2",
+    ],
     "thread_monitor.py": [
         "[temperature] sample 0 at",
         "[memory] free",

@@ -59,6 +59,8 @@ TransitionCallback = Callable[[SessionState, SessionState], None]
 class StateMachine:
     """The current state, changed only along the table; thread-safe."""
 
+    __slots__ = ("_lock", "_on_change", "_owner", "_state")
+
     def __init__(self, on_change: TransitionCallback, owner: str) -> None:
         self._state = SessionState.INITIALIZING
         self._lock = threading.Lock()

@@ -45,6 +45,25 @@ class SessionListener(Protocol):
 class DeviceSession:
     """A session on one device; create it with a :class:`SessionManager`."""
 
+    __slots__ = (
+        "_limit_health",
+        "_listeners",
+        "_lock",
+        "_machine",
+        "created_at",
+        "device",
+        "events",
+        "health",
+        "id",
+        "last_activity",
+        "manager",
+        "options",
+        "primary",
+        "resources",
+        "store",
+        "suspended_by",
+    )
+
     def __init__(
         self, device: Device, manager: SessionManager, options: SessionOptions, *, primary: bool
     ) -> None:

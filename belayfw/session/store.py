@@ -9,6 +9,8 @@ from typing import Any
 class SessionStore:
     """Host-side values that live as long as their session; thread-safe."""
 
+    __slots__ = ("_lock", "_values")
+
     def __init__(self) -> None:
         self._values: dict[str, Any] = {}
         self._lock = threading.Lock()
