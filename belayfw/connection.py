@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 from belayfw import codec
 from belayfw.board import board_source, source_hash
 from belayfw.errors import DeviceError, ProtocolError
-from belayfw.protocol import LinkStats, RawRepl
+from belayfw.protocol import RAW_PASTE_THRESHOLD, LinkStats, RawRepl
 from belayfw.response import FrameSink, OutputSink, Response
 from belayfw.transports import open_transport
 from belayfw.transports.base import Transport
@@ -155,7 +155,14 @@ class Connection:
     # -- internals --------------------------------------------------------------------------
 
     def _execute(self, code: str, *, timeout: float | None, capture: bool = False) -> Response:
-        return self.repl.execute(code.encode("utf-8"), timeout=timeout, capture=capture)
+        data = code.encode("utf-8")
+        prefix = data[:7]
+        if prefix in _MARKED and (timeout is not None or len(data) > RAW_PASTE_THRESHOLD):
+            # Calls that may need an interrupt report when their code starts running;
+            # small calls without a timeout skip that write (see RawRepl._interruptible).
+            data = _MARKED[prefix] + data[7:]
+        marked = data.startswith((b"_bfw_cs(", b"_bfw_vs("))
+        return self.repl.execute(data, timeout=timeout, capture=capture, marked=marked)
 
     def _decode(self, response: Response) -> Any:
         tag, payload = response.result_tag, response.result
@@ -169,6 +176,10 @@ class Connection:
         if tag == "i":
             raise DeviceError("KeyboardInterrupt", "the board code was interrupted")
         raise _unframed_failure(response, self.transport.description)
+
+
+#: Wrapper prefixes and their variants that report "started" first.
+_MARKED = {b"_bfw_c(": b"_bfw_cs(", b"_bfw_v(": b"_bfw_vs("}
 
 
 def _unframed_failure(response: Response, where: str) -> Exception:

@@ -30,6 +30,8 @@ RAW_REPL_BANNER = b"raw REPL; CTRL-B to exit\r\n>"
 FRIENDLY_PROMPT = b">>> "
 #: Commands longer than this go through raw-paste mode with flow control.
 RAW_PASTE_THRESHOLD = 256
+#: An unmarked command (small, no timeout) counts as running this long after its OK.
+UNMARKED_COMPILE_MARGIN = 0.002
 #: How long a board gets to stop after an interrupt before the next one.
 INTERRUPT_GRACE_SECONDS = 1.0
 INTERRUPT_ATTEMPTS = 3
@@ -72,6 +74,8 @@ class RawRepl:
         self._lock = threading.Lock()
         self._owner: int | None = None  # the thread holding the lock
         self._interrupt_requested = False
+        self._marked = True  # the command in flight reports "started" (see _interruptible)
+        self._small = True  # ... or is small enough to compile in microseconds
         self._generation = 0  # bumped by every command, so the drainer can tell busy from idle
         self._stop = threading.Event()
         self._busy = False
@@ -169,7 +173,12 @@ class RawRepl:
     # -- commands -----------------------------------------------------------------------
 
     def execute(
-        self, code: bytes, *, timeout: float | None = None, capture: bool = False
+        self,
+        code: bytes,
+        *,
+        timeout: float | None = None,
+        capture: bool = False,
+        marked: bool = True,
     ) -> Response:
         """Run ``code`` and return its response; exactly one turnaround for small code.
 
@@ -185,6 +194,8 @@ class RawRepl:
             self._owner = threading.get_ident()
             self._generation += 1
             try:
+                self._marked = marked
+                self._small = len(code) <= RAW_PASTE_THRESHOLD
                 return self._execute_locked(code, timeout, capture)
             finally:
                 self._owner = None
@@ -196,7 +207,7 @@ class RawRepl:
         interrupted: the unix port exits on an interrupt that arrives while it
         compiles or is idle.
         """
-        if not (self._busy and self.parser.interruptible):
+        if not (self._busy and self._interruptible()):
             return False
         wakeup = getattr(self.transport, "wakeup", None)
         if wakeup is None:
@@ -261,14 +272,14 @@ class RawRepl:
                 now = time.monotonic()
                 if deadline is not None and now >= deadline:
                     if now >= next_try:
-                        self._pump(now)  # the last look
+                        self._drain_available()  # the last look
                         if parser.done:
                             break
                         if tries >= INTERRUPT_ATTEMPTS:
                             raise self._give_up(timeout, sent)
                         tries += 1
-                        if parser.interruptible:
-                            self.transport.interrupt()
+                        if self._interruptible():
+                            self._send_interrupt()
                             sent += 1
                         next_try = now + INTERRUPT_GRACE_SECONDS
                     wait_until = next_try
@@ -277,14 +288,47 @@ class RawRepl:
                 self._pump(min(wait_until, now + _READ_SLICE_SECONDS))
                 if self._interrupt_requested:
                     self._interrupt_requested = False
-                    self._pump(time.monotonic())  # the last look
-                    if parser.interruptible:
-                        self.transport.interrupt()
+                    self._drain_available()  # the last look
+                    if self._interruptible():
+                        self._send_interrupt()
         except KeyboardInterrupt:
             # The host user pressed Ctrl-C: stop the board too, then let it propagate.
             self._stop_after_host_interrupt()
             raise
         return tries > 0
+
+    def _interruptible(self) -> bool:
+        """Is the command's code running on the board now (so an interrupt is safe)?
+
+        A marked command says so itself. An unmarked small one is taken as
+        running once its OK is UNMARKED_COMPILE_MARGIN old: compiling a command
+        that small takes microseconds. An unmarked large one never is.
+        """
+        parser = self.parser
+        if self._marked:
+            return parser.interruptible
+        ok_at = parser.ok_at
+        return (
+            self._small
+            and parser.awaiting_result
+            and ok_at is not None
+            and time.monotonic() - ok_at >= UNMARKED_COMPILE_MARGIN
+        )
+
+    def _send_interrupt(self) -> None:
+        self.transport.interrupt()
+
+    def _drain_available(self) -> None:
+        """Read everything the board has sent so far, without waiting.
+
+        The look before an interrupt must see all of it: a board that already
+        sent its whole result is idle, and the unix port exits on an interrupt.
+        """
+        while not self.parser.done:
+            data = self._read(time.monotonic())
+            if not data:
+                return
+            self.parser.feed(data)
 
     def _pump(self, until: float) -> None:
         data = self._read(until)
@@ -307,9 +351,9 @@ class RawRepl:
 
     def _stop_after_host_interrupt(self) -> None:
         try:
-            self._pump(time.monotonic())
-            if self.parser.interruptible:
-                self.transport.interrupt()
+            self._drain_available()
+            if self._interruptible():
+                self._send_interrupt()
             deadline = time.monotonic() + INTERRUPT_GRACE_SECONDS
             while not self.parser.done and time.monotonic() < deadline:
                 self._pump(deadline)

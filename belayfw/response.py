@@ -19,6 +19,7 @@ from __future__ import annotations
 import codecs
 import enum
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,6 +82,8 @@ class ResponseParser:
         self._capture: _Capture | None = None
         self._stderr = bytearray()
         self._deliveries: list[tuple[str, Any]] = []
+        #: When the current command's OK arrived (monotonic seconds), once it has.
+        self.ok_at: float | None = None
 
     # -- command boundaries ------------------------------------------------------------
 
@@ -91,6 +94,7 @@ class ResponseParser:
         self._stderr = bytearray()
         self._continuation.clear()
         self.phase = Phase.STDOUT if raw_paste else Phase.AWAIT_OK
+        self.ok_at = time.monotonic() if raw_paste else None
 
     @property
     def done(self) -> bool:
@@ -103,7 +107,22 @@ class ResponseParser:
         Only then is an interrupt safe: before, the board may still be compiling;
         after, it is finishing, and the unix port exits on an interrupt then.
         """
-        return self._response.started and self._response.result_tag is None and not self.done
+        return self._response.started and self.awaiting_result
+
+    @property
+    def awaiting_result(self) -> bool:
+        """The board accepted the command (OK) and has not begun sending its result.
+
+        Once the first piece of a result arrives the code has finished: it is
+        only writing. An interrupt then would cut the write (on the unix port
+        that can leave the heap locked) for no gain, so the result is awaited.
+        """
+        return (
+            self.ok_at is not None
+            and self._response.result_tag is None
+            and not self._continuation
+            and not self.done
+        )
 
     def finish(self) -> Response:
         """Return the completed response and go back to idle."""
@@ -166,6 +185,7 @@ class ResponseParser:
                 start = position + 1
             elif marker == b"OK":
                 self.phase = Phase.STDOUT
+                self.ok_at = time.monotonic()
                 start = position + 2
             else:  # b"\x04"
                 if self.phase is Phase.STDOUT:
@@ -194,19 +214,9 @@ class ResponseParser:
     def _next_marker(self, start: int) -> tuple[int, bytes]:
         buffer = self._buffer
         best, best_marker = buffer.find(self.token, start), FRAME_START
-        phase = self.phase
-        if phase is Phase.AWAIT_OK:
-            candidates: tuple[bytes, ...] = (b"OK",)
-        elif phase is Phase.STDOUT or phase is Phase.STDERR:
-            candidates = (b"\x04",)
-        else:
-            candidates = ()
-        if self.prompt_pending:
-            candidates += (b">",)
-        for marker in candidates:
+        for marker in _PHASE_MARKERS[self.phase, self.prompt_pending]:
             # Only look before the best match found so far.
-            limit = best if best >= 0 else len(buffer)
-            found = buffer.find(marker, start, limit)
+            found = buffer.find(marker, start, best if best >= 0 else len(buffer))
             if found >= 0:
                 best, best_marker = found, marker
         return best, best_marker
@@ -280,6 +290,18 @@ class ResponseParser:
             self._response.result = payload
             return
         self._deliveries.append(("frame", (tag, payload)))
+
+
+#: The protocol markers to look for, by (phase, prompt still pending).
+_PHASE_MARKERS: dict[tuple[Phase, bool], tuple[bytes, ...]] = {
+    (phase, pending): (
+        ((b"OK",) if phase is Phase.AWAIT_OK else ())
+        + ((b"\x04",) if phase in (Phase.STDOUT, Phase.STDERR) else ())
+        + ((b">",) if pending else ())
+    )
+    for phase in Phase
+    for pending in (False, True)
+}
 
 
 def _first_control(buffer: bytearray, start: int, end: int) -> int:

@@ -228,11 +228,11 @@ class EmulatorTransport:
         events = self._poller.poll(timeout_ms)
         if not events:
             return b""
-        if any(fd == self._wake_r for fd, _ in events):
+        if len(events) > 1 or events[0][0] != self._master:  # woken up (see wakeup)
             with contextlib.suppress(BlockingIOError):
                 os.read(self._wake_r, 64)
             if len(events) == 1:
-                return b""  # woken up (see wakeup), nothing from the board yet
+                return b""  # nothing from the board yet
         try:
             data = os.read(self._master, _READ_SIZE)
         except BlockingIOError:
