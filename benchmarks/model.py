@@ -56,34 +56,19 @@ def median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1e3
 
 
-def task_call(rounds: int) -> None:
-    with Calculator("emulator") as device:
-        repl = device._link.repl
+def task_call(device: Calculator, label: str, rounds: int, warm_up: int) -> None:
+    """``device.add(1, 2)`` against a raw round trip of the same call, on the same link."""
+    repl = device._link.repl
 
-        def raw() -> None:
-            with repl.exclusive() as transport:
-                raw_round_trip(transport, b"print(add(1,2))")
+    def raw() -> None:
+        with repl.exclusive() as transport:
+            raw_round_trip(transport, b"print(add(1,2))")
 
-        for _ in range(100):
-            raw()
-            device.add(1, 2)
-        raw_s, call_s = paired_medians(raw, lambda: device.add(1, 2), rounds)
-    print_row("task add(1, 2), pty", raw_s, call_s)
-
-
-def slow_link(rounds: int) -> None:
-    with DelayedLink(0.0005) as link, Calculator(link.port) as device:
-        repl = device._link.repl
-
-        def raw() -> None:
-            with repl.exclusive() as transport:
-                raw_round_trip(transport, b"print(add(1,2))")
-
-        for _ in range(20):
-            raw()
-            device.add(1, 2)
-        raw_s, call_s = paired_medians(raw, lambda: device.add(1, 2), rounds)
-    print_row("task add(1, 2), 0.5 ms each way", raw_s, call_s)
+    for _ in range(warm_up):
+        raw()
+        device.add(1, 2)
+    raw_s, call_s = paired_medians(raw, lambda: device.add(1, 2), rounds)
+    print_row(label, raw_s, call_s)
 
 
 def opens(repeats: int) -> None:
@@ -121,8 +106,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args()
     print_header()
-    task_call(args.rounds)
-    slow_link(max(50, args.rounds // 4))
+    with Calculator("emulator") as device:
+        task_call(device, "task add(1, 2), pty", args.rounds, warm_up=100)
+    with DelayedLink(0.0005) as link, Calculator(link.port) as device:
+        task_call(device, "task add(1, 2), 0.5 ms each way", max(50, args.rounds // 4), warm_up=20)
     opens(args.repeats)
 
 
