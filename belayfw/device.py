@@ -39,7 +39,13 @@ from belayfw.response import OutputSink
 from belayfw.session.capabilities import DeviceCapabilities, detect
 from belayfw.session.health import check_limits
 from belayfw.session.lifecycle import SessionState
-from belayfw.session.manager import SessionManager, current_session_var, default_manager
+from belayfw.session.manager import (
+    SessionManager,
+    cleanup_for,
+    current_session_var,
+    default_manager,
+    maintaining_var,
+)
 from belayfw.session.session import DeviceSession
 from belayfw.source import BoardSource
 
@@ -49,10 +55,6 @@ T = TypeVar("T")
 
 #: Timeout of belayfw's own board calls (thread states, purges, capability detection).
 INTERNAL_TIMEOUT = 10.0
-#: Session states in which calls go through (INITIALIZING: opening; TERMINATING: cleaning up).
-_CALLABLE_STATES = frozenset(
-    {SessionState.ACTIVE, SessionState.INITIALIZING, SessionState.TERMINATING}
-)
 
 
 class DeviceMeta(type):
@@ -147,7 +149,6 @@ class Device(metaclass=DeviceMeta):
         # One lock for calls, opening, closing and reconnecting: a single order, no deadlock.
         self._lock = threading.RLock()
         self._busy_thread: int | None = None
-        self._restoring = False  # reconnect() is bringing the board back: its calls pass
         options = self.manager.options
         self._breaker = CircuitBreaker(options.reconnect_attempts, options.reconnect_cooldown)
         self._line_start: dict[str, bool] = {}
@@ -165,18 +166,18 @@ class Device(metaclass=DeviceMeta):
         with self._lock:
             if self.is_open:
                 return self
+            self._retire_primary()
             session = self.manager.create(self, primary=True)
             self.session = session
             try:
-                self._connect(session, restoring=False)
+                with cleanup_for(session):
+                    self._connect(session, restoring=False)
                 session._activate()
             except BaseException as error:
                 self._abandon()
                 session._fail(error)
-                try:
-                    session._terminate()
-                finally:
-                    self.manager._forget(session)
+                for problem in _terminate(session):  # nothing ran yet: normally no problems
+                    error.add_note(f"belayfw: while giving up the session: {problem}")
                 raise
         return self
 
@@ -204,6 +205,13 @@ class Device(metaclass=DeviceMeta):
             and session.state is not SessionState.INITIALIZING
         )
 
+    def _retire_primary(self) -> None:
+        """End a primary session left behind by a failed reconnect before opening anew."""
+        stale = self.session
+        if stale is not None and not stale.state.is_final:
+            for problem in _terminate(stale):
+                log.warning("retiring the previous session of %s: %s", self.port, problem)
+
     def reconnect(self, attempts: int = 3) -> None:
         """Reopen the link and bring the board back: redeploy, setups, restartable threads.
 
@@ -219,34 +227,40 @@ class Device(metaclass=DeviceMeta):
             for session in sessions:
                 if session.state is SessionState.ACTIVE:
                     session._suspend("link", "reconnecting")
-            delay = 0.1
-            last: BelayError | None = None
-            for attempt in range(attempts):
-                self._breaker.before_attempt(self.port)
+            try:
+                with cleanup_for(primary):
+                    self._reconnect_attempts(primary, attempts)
+            except BaseException as error:
+                # Whatever stopped it (the link, the breaker, a setup), nothing is resumed.
                 self._abandon()
-                self._restoring = True
-                try:
-                    self._connect(primary, restoring=True)
-                except (DeviceDisconnected, ProtocolError) as error:
-                    self._breaker.failed()
-                    self._abandon()
-                    last = error
-                    if attempt + 1 < attempts:
-                        threading.Event().wait(delay)
-                        delay = min(delay * 2, 2.0)
-                    continue
-                finally:
-                    self._restoring = False
-                self._breaker.succeeded()
                 for session in sessions:
-                    session._resume_after_reconnect()
-                return
-            assert last is not None
+                    session._fail(error)
+                raise
             for session in sessions:
-                session._fail(last)
-            raise DeviceDisconnected(
-                f"could not reconnect to {self.port} after {attempts} attempt(s): {last.args[0]}"
-            ) from last
+                session._resume_after_reconnect()
+
+    def _reconnect_attempts(self, primary: DeviceSession, attempts: int) -> None:
+        delay = 0.1
+        last: BelayError | None = None
+        for attempt in range(attempts):
+            self._breaker.before_attempt(self.port)
+            self._abandon()
+            try:
+                self._connect(primary, restoring=True)
+            except (DeviceDisconnected, ProtocolError) as error:
+                self._breaker.failed()
+                self._abandon()
+                last = error
+                if attempt + 1 < attempts:
+                    threading.Event().wait(delay)
+                    delay = min(delay * 2, 2.0)
+                continue
+            self._breaker.succeeded()
+            return
+        assert last is not None
+        raise DeviceDisconnected(
+            f"could not reconnect to {self.port} after {attempts} attempt(s): {last.args[0]}"
+        ) from last
 
     def __enter__(self) -> Self:
         return self.open()
@@ -337,10 +351,11 @@ class Device(metaclass=DeviceMeta):
 
     def _use_link(self, operation: Callable[[Connection], T]) -> T:
         """Run ``operation`` on the link for the current session, serialised with other calls."""
-        self._session_for_call()
         with self._lock:
+            session = self._session_for_call()
             link = self._link
             self._busy_thread = threading.get_ident()
+            session._busy_calls += 1
             try:
                 return operation(link)
             except DeviceError as error:
@@ -352,6 +367,8 @@ class Device(metaclass=DeviceMeta):
                 raise
             finally:
                 self._busy_thread = None
+                session._busy_calls -= 1
+                session.last_activity = time.monotonic()
 
     def _board_error(self, type_name: str, message: str, traceback: str) -> DeviceError:
         """A board exception with its frames mapped to host files and lines."""
@@ -365,7 +382,8 @@ class Device(metaclass=DeviceMeta):
             session = self.session
             if session is None:
                 raise self._not_open()
-        if session.state not in _CALLABLE_STATES and not self._restoring:
+        if session.state is not SessionState.ACTIVE and maintaining_var.get() is not session:
+            # Only belayfw's own opening, ending or recovery of a session may use it then.
             raise self._refusal(session)
         session.last_activity = time.monotonic()
         return session
@@ -578,10 +596,13 @@ class Device(metaclass=DeviceMeta):
 
 
 def _terminate(session: DeviceSession) -> list[Exception]:
+    """End ``session``; return its problems instead of raising (closing carries on)."""
     try:
         session._terminate()
     except ResourceCleanupError as group:
         return list(group.exceptions)
+    except BelayError as error:
+        return [error]
     finally:
         session.manager._forget(session)
     return []

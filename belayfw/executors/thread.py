@@ -53,7 +53,10 @@ class ThreadHandle:
     def state(self) -> str:
         """``running``, ``finished``, ``stopped``, ``failed`` or ``lost`` (read from the board)."""
         if self._last_state == RUNNING:
-            self._last_state = self._executor.states([self]).get(self.id, "lost")
+            state = self._executor.states([self]).get(self.id, "lost")
+            if state != RUNNING:
+                self._record(state)
+                self._executor._untrack(self)  # it no longer counts against max_threads
         return self._last_state
 
     @property
@@ -109,21 +112,31 @@ class ThreadExecutor:
         options = method.options
         assert isinstance(options, ThreadOptions)
         arguments = call_arguments(method, args, kwargs)
+        name = options.name or method.board_name
+        with self._device._lock:  # the limit check and the start are one step
+            self._check_thread_limit(method, session)
+            thread_id = self._start(method, name, arguments)
+            handle = ThreadHandle(self, thread_id, name, method, session, arguments)
+            self._track(handle)
+        return handle
+
+    def _check_thread_limit(self, method: BoardMethod, session: DeviceSession) -> None:
         limit = session.options.limits.max_threads
+        if limit is None:
+            return
+        if len(session.resources.threads) >= limit:
+            # Threads that ended on their own no longer count: ask the board.
+            for handle in self.handles:
+                if handle.session is session and handle.state_known_running:
+                    handle.state  # noqa: B018 - reading it untracks a thread that has ended
         running = len(session.resources.threads)
-        if limit is not None and running >= limit:
+        if running >= limit:
             session._limit_reached("max_threads", running + 1, limit)
             raise SessionLimitExceeded(
                 f"cannot start {method.board_name}: session {session.id} already runs "
                 f"{running} board thread(s) and max_threads is {limit}; stop one first",
                 recoverable=True,
             )
-        name = options.name or method.board_name
-        handle = ThreadHandle(
-            self, self._start(method, name, arguments), name, method, session, arguments
-        )
-        self._track(handle)
-        return handle
 
     def _start(self, method: BoardMethod, name: str, arguments: str) -> int:
         command = call_command(

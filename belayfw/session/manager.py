@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
-from belayfw.errors import ResourceCleanupError, SessionError, SessionLimitExceeded
+from belayfw.errors import BelayError, SessionError, SessionLimitExceeded
 from belayfw.session.capabilities import CapabilityCache
 from belayfw.session.lifecycle import SessionState
 from belayfw.session.options import SessionOptions
@@ -33,6 +33,21 @@ log = logging.getLogger(__name__)
 
 #: The session calls in this context belong to (None: the device's primary session).
 current_session_var: ContextVar[DeviceSession | None] = ContextVar("belayfw_session", default=None)
+#: The session whose own opening, ending or recovery this context is carrying out:
+#: its board calls go through although the session is not ACTIVE.
+maintaining_var: ContextVar[DeviceSession | None] = ContextVar("belayfw_maintaining", default=None)
+
+
+@contextmanager
+def cleanup_for(session: DeviceSession) -> Iterator[None]:
+    """Run belayfw's own calls for ``session`` (opening, ending, reconnecting)."""
+    token = current_session_var.set(session)
+    maintaining = maintaining_var.set(session)
+    try:
+        yield
+    finally:
+        maintaining_var.reset(maintaining)
+        current_session_var.reset(token)
 
 
 def current_session() -> DeviceSession | None:
@@ -66,6 +81,11 @@ class SessionManager:
 
     def create(self, device: Device, *, primary: bool = False) -> DeviceSession:
         """Register a new session on ``device`` (INITIALIZING); refuses past the limit."""
+        if device.manager is not self:
+            raise SessionError(
+                f"{device.port} belongs to another SessionManager; pass manager= when creating "
+                "the device so that one manager sees all of its sessions"
+            )
         with self._lock:
             live = [s for s in self._sessions.values() if not s.state.is_final]
             if len(live) >= self.options.max_concurrent_sessions:
@@ -100,7 +120,8 @@ class SessionManager:
                 except BaseException as body_error:
                     self._end_after(session, body_error)
                     raise
-            self.end(session.id)
+            if not session.state.is_final:  # it may have been ended inside the block
+                self.end(session.id)
         finally:
             if opened_here:
                 device.close()
@@ -137,9 +158,12 @@ class SessionManager:
             self._forget(session)
 
     def _end_after(self, session: DeviceSession, body_error: BaseException) -> None:
+        """End the block's session without hiding the error that ended the block."""
+        if session.state.is_final:
+            return
         try:
             self.end(session.id)
-        except ResourceCleanupError as cleanup:
+        except BelayError as cleanup:
             body_error.add_note(f"belayfw: ending session {session.id}: {cleanup}")
             log.error("ending session %s after an error: %s", session.id, cleanup)
 
@@ -194,17 +218,17 @@ class SessionManager:
                 expired = [s for s in live if now - last_use[s.id] >= timeout]
                 if not expired:
                     waits = [last_use[s.id] + timeout - now for s in live]
-                    self._reaper_wake.wait(min(waits) if waits else None)
+                    # Sessions still opening have no deadline yet: look again in a while.
+                    self._reaper_wake.wait(min(waits, default=timeout))
                     continue
-            # Record why first: ending a primary session closes its device, which
-            # ends that device's other sessions too. Non-primary ones go first.
-            for session in sorted(expired, key=lambda s: s.primary):
-                idle = time.monotonic() - last_use[session.id]
-                session.record_event(f"ended after {idle:.1f} s idle", reason="idle")
+            # Non-primary sessions first: ending a primary closes its device, which
+            # ends that device's other sessions too.
             for session in sorted(expired, key=lambda s: s.primary):
                 fresh = _last_use([s for s in self.sessions if s.state in _REAPABLE])
-                if session.state.is_final or time.monotonic() - fresh.get(session.id, 0) < timeout:
+                idle = time.monotonic() - fresh.get(session.id, time.monotonic())
+                if session.state.is_final or idle < timeout:
                     continue  # ended with its device, or used again meanwhile
+                session.record_event(f"ended after {idle:.1f} s idle", reason="idle")
                 try:
                     self.end(session.id)
                 except Exception:
@@ -213,9 +237,13 @@ class SessionManager:
 
 def _last_use(sessions: list[DeviceSession]) -> dict[str, float]:
     """When each session was last used; a primary session counts its device's others too,
-    so a device stays open while any of its sessions is in use."""
+    so a device stays open while any of its sessions is in use. A session in the
+    middle of a call is in use now."""
+    now = time.monotonic()
     latest: dict[int, float] = {}
     for session in sessions:
+        if session._busy_calls:
+            session.last_activity = now
         key = id(session.device)
         latest[key] = max(latest.get(key, session.last_activity), session.last_activity)
     return {

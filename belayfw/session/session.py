@@ -46,10 +46,13 @@ class DeviceSession:
     """A session on one device; create it with a :class:`SessionManager`."""
 
     __slots__ = (
+        "_busy_calls",
+        "_end_lock",
         "_limit_health",
         "_listeners",
         "_lock",
         "_machine",
+        "_was_active",
         "created_at",
         "device",
         "events",
@@ -84,6 +87,9 @@ class DeviceSession:
         self._limit_health: dict[str, SessionHealth] = {}
         self._listeners: list[Any] = []
         self._lock = threading.Lock()
+        self._end_lock = threading.Lock()  # one termination at a time; later callers wait
+        self._busy_calls = 0  # calls in flight: a session running a long call is not idle
+        self._was_active = False  # reached ACTIVE once: it may have started board work
         self._machine = StateMachine(self._state_changed, owner=f"session {self.id}")
         self.events.record(EventType.CREATED, f"session created on {device.port}", primary=primary)
 
@@ -107,8 +113,10 @@ class DeviceSession:
 
     def resume(self) -> None:
         """Return to ACTIVE; reconnects first when the link was lost."""
-        if self.suspended_by == "link" or not self.device.is_open:
-            self.device.reconnect()  # resumes every link-suspended session of the device
+        if self.state.is_final:
+            self._machine.move(SessionState.ACTIVE)  # raises InvalidTransition, as it should
+        if self.suspended_by == "link" or self.state is SessionState.ERROR:
+            self.device.reconnect()  # resumes the device's link-suspended sessions
             if self.state is SessionState.ACTIVE:
                 return
         self._machine.move(SessionState.ACTIVE)
@@ -202,6 +210,7 @@ class DeviceSession:
 
     def _activate(self) -> None:
         self._machine.move(SessionState.ACTIVE)
+        self._was_active = True
         self.events.record(EventType.STARTED, "session active")
 
     def _suspend(self, by: str, reason: str) -> None:
@@ -210,7 +219,9 @@ class DeviceSession:
         self.events.record(EventType.SUSPENDED, f"session suspended: {reason}", by=by)
 
     def _resume_after_reconnect(self) -> None:
-        if self.state in (SessionState.SUSPENDED, SessionState.ERROR):
+        """Back to ACTIVE after a reconnect, unless the user suspended this session."""
+        link_suspended = self.state is SessionState.SUSPENDED and self.suspended_by == "link"
+        if link_suspended or self.state is SessionState.ERROR:
             self._machine.move(SessionState.ACTIVE)
             self.suspended_by = None
             self.events.record(EventType.RESUMED, "session resumed after reconnecting")
@@ -226,28 +237,39 @@ class DeviceSession:
             self._machine.move(SessionState.ERROR)
 
     def _terminate(self) -> None:
-        """Stop this session's threads and clean its resources; raise every failure at the end."""
-        state = self.state
-        if state.is_final:
-            return
-        failures: list[Exception] = []
-        if state is SessionState.INITIALIZING:
-            self._machine.move(SessionState.TERMINATED)
-        else:
-            self._machine.move(SessionState.TERMINATING)
-            # Threads stop and teardowns run first, then resources are cleaned
-            # (they may still use board code), then the code may be purged.
-            failures.extend(self.device._stop_session_work(self))
-            try:
-                self.resources.cleanup()
-            except ResourceCleanupError as group:
-                failures.extend(group.exceptions)
-            failures.extend(self.device._release_session_code(self))
-            self._machine.move(SessionState.TERMINATED)
-        self.events.record(
-            EventType.TERMINATED,
-            "session ended" + (f" with {len(failures)} cleanup failure(s)" if failures else ""),
-        )
+        """Stop this session's threads and clean its resources; raise every failure at the end.
+
+        Only one caller terminates; a concurrent one waits for it and returns.
+        The board calls made here belong to this session, from this thread only.
+        """
+        with self._end_lock:
+            if self.state.is_final:
+                return
+            from belayfw.session.manager import cleanup_for
+
+            failures: list[Exception] = []
+            reached_active = self._was_active
+            if self.state is SessionState.INITIALIZING:
+                self._machine.move(SessionState.TERMINATED)
+            else:
+                self._machine.move(SessionState.TERMINATING)
+                with cleanup_for(self), self.device._lock:
+                    # Threads stop and teardowns run first, then resources are cleaned
+                    # (they may still use board code), then the code may be purged.
+                    if reached_active:
+                        failures.extend(self.device._stop_session_work(self))
+                    try:
+                        self.resources.cleanup()
+                    except ResourceCleanupError as group:
+                        failures.extend(group.exceptions)
+                    if reached_active:
+                        failures.extend(self.device._release_session_code(self))
+                self._machine.move(SessionState.TERMINATED)
+            self.suspended_by = None
+            self.events.record(
+                EventType.TERMINATED,
+                "session ended" + (f" with {len(failures)} cleanup failure(s)" if failures else ""),
+            )
         if failures:
             message = f"ending session {self.id} left {len(failures)} problem(s)"
             raise ResourceCleanupError(message, failures)
