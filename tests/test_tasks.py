@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import signal
@@ -115,6 +116,12 @@ class Calculator(Device):
 def calc(output) -> Iterator[Calculator]:
     with Calculator("emulator", output=output) as device:
         yield device
+
+
+def _kill_quietly(pid: int) -> None:
+    """SIGKILL a board process; it may already be gone when the timer fires."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
 
 
 def test_call_is_one_round_trip(calc: Calculator) -> None:
@@ -252,7 +259,7 @@ def test_non_exclusive_stream_lets_other_calls_in(calc: Calculator) -> None:
 
 def _kill_board_soon(device: Device) -> int:
     pid = device._link.transport.pid  # type: ignore[attr-defined]
-    threading.Timer(0.15, os.kill, args=(pid, signal.SIGKILL)).start()
+    threading.Timer(0.15, _kill_quietly, args=(pid,)).start()
     return pid
 
 
