@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import secrets
 import sys
-import time
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -58,7 +57,6 @@ class Connection:
         entry_timeout: float = 5.0,
     ) -> None:
         self.port = port
-        started = time.perf_counter()
         self.transport = transport or open_transport(port)
         token = b"\x02" + secrets.token_hex(4).encode()
         self.repl = RawRepl(self.transport, token=token, on_output=on_output, on_frame=on_frame)
@@ -69,7 +67,6 @@ class Connection:
         except BaseException:
             self.repl.close()
             raise
-        self.open_seconds = time.perf_counter() - started
 
     # -- set-up ---------------------------------------------------------------------------
 

@@ -32,9 +32,10 @@ from belayfw.errors import (
     SessionError,
 )
 from belayfw.executors import SetupExecutor, TaskExecutor, TeardownExecutor, ThreadExecutor
+from belayfw.executors.base import INTERNAL_TIMEOUT
 from belayfw.executors.thread import ThreadHandle
 from belayfw.protocol import LinkStats
-from belayfw.recovery import CircuitBreaker
+from belayfw.recovery import CircuitBreaker, backoff_delay
 from belayfw.response import OutputSink
 from belayfw.session.capabilities import DeviceCapabilities, detect
 from belayfw.session.health import check_limits
@@ -52,9 +53,6 @@ from belayfw.source import BoardSource
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-#: Timeout of belayfw's own board calls (thread states, purges, capability detection).
-INTERNAL_TIMEOUT = 10.0
 
 
 class DeviceMeta(type):
@@ -240,7 +238,6 @@ class Device(metaclass=DeviceMeta):
                 session._resume_after_reconnect()
 
     def _reconnect_attempts(self, primary: DeviceSession, attempts: int) -> None:
-        delay = 0.1
         last: BelayError | None = None
         for attempt in range(attempts):
             self._breaker.before_attempt(self.port)
@@ -252,8 +249,7 @@ class Device(metaclass=DeviceMeta):
                 self._abandon()
                 last = error
                 if attempt + 1 < attempts:
-                    threading.Event().wait(delay)
-                    delay = min(delay * 2, 2.0)
+                    threading.Event().wait(backoff_delay(attempt))
                 continue
             self._breaker.succeeded()
             return

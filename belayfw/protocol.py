@@ -229,7 +229,7 @@ class RawRepl:
         try:
             if self.raw_paste and len(code) > RAW_PASTE_THRESHOLD:
                 try:
-                    self._send_raw_paste(code, capture, deadline)
+                    self._send_raw_paste(code, capture)
                 except ProtocolError as exc:
                     # The board is in an unknown state: nothing more can be trusted.
                     self._broken = DeviceDisconnected(f"{exc.args[0]}; the link was given up")
@@ -278,9 +278,7 @@ class RawRepl:
                         if tries >= INTERRUPT_ATTEMPTS:
                             raise self._give_up(timeout, sent)
                         tries += 1
-                        if self._interruptible():
-                            self._send_interrupt()
-                            sent += 1
+                        sent += self._interrupt_if_running()
                         next_try = now + INTERRUPT_GRACE_SECONDS
                     wait_until = next_try
                 else:
@@ -289,8 +287,7 @@ class RawRepl:
                 if self._interrupt_requested:
                     self._interrupt_requested = False
                     self._drain_available()  # the last look
-                    if self._interruptible():
-                        self._send_interrupt()
+                    self._interrupt_if_running()
         except KeyboardInterrupt:
             # The host user pressed Ctrl-C: stop the board too, then let it propagate.
             self._stop_after_host_interrupt()
@@ -315,8 +312,12 @@ class RawRepl:
             and time.monotonic() - ok_at >= UNMARKED_COMPILE_MARGIN
         )
 
-    def _send_interrupt(self) -> None:
+    def _interrupt_if_running(self) -> bool:
+        """Interrupt the board only if the command's code is running; True if sent."""
+        if not self._interruptible():
+            return False
         self.transport.interrupt()
+        return True
 
     def _drain_available(self) -> None:
         """Read everything the board has sent so far, without waiting.
@@ -352,8 +353,7 @@ class RawRepl:
     def _stop_after_host_interrupt(self) -> None:
         try:
             self._drain_available()
-            if self._interruptible():
-                self._send_interrupt()
+            self._interrupt_if_running()
             deadline = time.monotonic() + INTERRUPT_GRACE_SECONDS
             while not self.parser.done and time.monotonic() < deadline:
                 self._pump(deadline)
@@ -368,7 +368,7 @@ class RawRepl:
 
     # -- raw-paste mode -------------------------------------------------------------------
 
-    def _send_raw_paste(self, code: bytes, capture: bool, deadline: float | None) -> None:
+    def _send_raw_paste(self, code: bytes, capture: bool) -> None:
         """Send ``code`` in raw-paste mode, honouring the board's flow-control window."""
         self._write(b"\x05A\x01")
         header = self._read_until_reply(self._raw_paste_reply, "answer the raw-paste request")

@@ -52,12 +52,6 @@ class CircuitBreaker:
                 self._opened_at = self._clock()
 
 
-def backoff_delays(base: float = 0.1, cap: float = 2.0) -> list[float]:
-    """Exponential delays, doubling from ``base`` up to ``cap``."""
-    delays = []
-    delay = base
-    while delay < cap:
-        delays.append(delay)
-        delay *= 2
-    delays.append(cap)
-    return delays
+def backoff_delay(attempt: int, base: float = 0.1, cap: float = 2.0) -> float:
+    """Seconds to wait before retry ``attempt`` (0-based): doubling from ``base``, capped."""
+    return min(base * 2.0**attempt, cap)

@@ -113,12 +113,17 @@ class Gate(BaseSessionResource):
         self.release.wait(5)
 
 
-def test_ending_a_session_while_the_device_closes(board: EmulatorBoard, output) -> None:
+def _gated_session(board: EmulatorBoard, output) -> tuple[SessionManager, Rig, object, Gate]:
+    """A device with a second, active session whose end will wait at its Gate."""
     manager = SessionManager()
     device = Rig(board.port, output=output, manager=manager)
     session = manager.create(device)
     session._activate()
-    gate = session.resources.register(Gate())
+    return manager, device, session, session.resources.register(Gate())  # type: ignore[return-value]
+
+
+def test_ending_a_session_while_the_device_closes(board: EmulatorBoard, output) -> None:
+    manager, device, session, gate = _gated_session(board, output)
     errors: list[BaseException] = []
 
     def run(action) -> None:
@@ -142,11 +147,7 @@ def test_ending_a_session_while_the_device_closes(board: EmulatorBoard, output) 
 
 
 def test_no_thread_can_start_in_a_session_that_is_ending(board: EmulatorBoard, output) -> None:
-    manager = SessionManager()
-    device = Rig(board.port, output=output, manager=manager)
-    session = manager.create(device)
-    session._activate()
-    gate = session.resources.register(Gate())
+    manager, device, session, gate = _gated_session(board, output)
     outcome: list[object] = []
 
     def late_start() -> None:

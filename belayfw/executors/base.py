@@ -10,6 +10,9 @@ from belayfw import codec
 from belayfw.decorators import BoardMethod
 from belayfw.errors import DeviceError
 
+#: Timeout of belayfw's own board calls (thread states, purges, capability detection).
+INTERNAL_TIMEOUT = 10.0
+
 
 class BoardCaller(Protocol):
     """The part of a ``Device`` executors use."""

@@ -15,6 +15,7 @@ from typing import Any
 from belayfw.decorators import BoardMethod, TaskOptions
 from belayfw.errors import BelayError, CircuitOpen, DeviceDisconnected
 from belayfw.executors.base import BoardCaller, call_arguments, call_command
+from belayfw.recovery import backoff_delay
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ class TaskExecutor:
             while True:  # reconnect before the next attempt, or give up with the real cause
                 if attempt >= options.retries:
                     raise cause
-                delay = min(RETRY_BACKOFF_BASE * 2**attempt, RETRY_BACKOFF_MAX)
+                delay = backoff_delay(attempt, RETRY_BACKOFF_BASE, RETRY_BACKOFF_MAX)
                 attempt += 1
                 log.warning(
                     "%s; reconnecting in %.1f s (retry %d of %d)",

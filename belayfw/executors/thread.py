@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from belayfw import codec
 from belayfw.decorators import BoardMethod, ThreadOptions
 from belayfw.errors import DeviceError, FeatureUnavailable, SessionLimitExceeded
-from belayfw.executors.base import BoardCaller, call_arguments, call_command
+from belayfw.executors.base import INTERNAL_TIMEOUT, BoardCaller, call_arguments, call_command
 
 if TYPE_CHECKING:
     from belayfw.session.session import DeviceSession
@@ -21,7 +21,6 @@ log = logging.getLogger(__name__)
 #: Board thread states (``running`` until it returns, is stopped, or fails).
 RUNNING = "running"
 DEFAULT_STOP_TIMEOUT = 5.0
-INTERNAL_TIMEOUT = 10.0
 
 
 class ThreadHandle:

@@ -274,9 +274,6 @@ class DeviceSession:
             message = f"ending session {self.id} left {len(failures)} problem(s)"
             raise ResourceCleanupError(message, failures)
 
-    def _touch(self) -> None:
-        self.last_activity = time.monotonic()
-
     def _state_changed(self, old: SessionState, new: SessionState) -> None:
         for listener in list(self._listeners):
             callback = getattr(listener, "state_changed", None)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
@@ -108,8 +107,6 @@ class ResourceTracker:
         self._threads: dict[int, ThreadRecord] = {}
         self._methods: dict[str, DeployedMethod] = {}
         self._resources: list[SessionResource] = []
-        #: Called with the resource count after each register (limits, events).
-        self.on_change: Callable[[], None] | None = None
 
     # -- threads --------------------------------------------------------------------
 
@@ -141,11 +138,6 @@ class ResourceTracker:
         with self._lock:
             self._methods[signature] = record
 
-    def is_deployed(self, signature: str, code_hash: str) -> bool:
-        with self._lock:
-            record = self._methods.get(signature)
-        return record is not None and record.code_hash == code_hash
-
     @property
     def deployed_methods(self) -> list[DeployedMethod]:
         with self._lock:
@@ -171,8 +163,6 @@ class ResourceTracker:
             )
         with self._lock:
             self._resources.append(resource)
-        if self.on_change is not None:
-            self.on_change()
         return resource
 
     def unregister(self, resource: SessionResource) -> None:
