@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-repeat lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,9 +21,15 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# The whole suite RUNS times in a row (LOAD=1: with every core kept busy), to catch flaky tests.
+RUNS ?= 10
+LOAD ?= 0
+test-repeat: $(STAMP)
+	$(BIN)/python tools/repeat_suite.py --runs $(RUNS) $(if $(filter 1,$(LOAD)),--load)
+
 lint: $(STAMP)
-	$(BIN)/ruff check belayfw tests examples benchmarks
-	$(BIN)/ruff format --check belayfw tests examples benchmarks
+	$(BIN)/ruff check belayfw tests examples benchmarks tools
+	$(BIN)/ruff format --check belayfw tests examples benchmarks tools
 	$(BIN)/mypy belayfw
 
 bench: $(STAMP)

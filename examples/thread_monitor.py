@@ -54,13 +54,13 @@ with Monitor(port) as dev:
     temperature = dev.watch_temperature(5, 100_000)  # still running at close
     memory = dev.watch_memory(25)
     broken = dev.faulty()
-    error = broken.wait_error(timeout=5)
+    error = broken.wait_error(timeout=30)
     if isinstance(error, DeviceError):
         print(f"host saw the thread fail: {error.type_name}: {error.message}")
     for _ in range(40):  # keep the link busy while the threads print
         dev.summary()
     print("threads:", [(handle.name, handle.state) for handle in dev.threads])
-    print("stopping memory thread:", memory.stop(timeout=2))
+    print("stopping memory thread:", memory.stop(timeout=10))
     print("summary:", dev.summary()["samples"], "samples")
 
 print("after close:", [(handle.name, handle.state) for handle in (temperature, memory)])

@@ -28,7 +28,7 @@ class OutputCollector:
         with self._changed:
             return "".join(self._parts)
 
-    def wait_for(self, predicate: Callable[[str], bool], timeout: float = 5.0) -> str:
+    def wait_for(self, predicate: Callable[[str], bool], timeout: float = 30.0) -> str:
         """Wait until ``predicate(text)`` holds; fail the test at the deadline."""
         deadline = time.monotonic() + timeout
         with self._changed:
@@ -53,7 +53,7 @@ def board(output: OutputCollector) -> Iterator[Device]:
 
 
 def wait_until(
-    predicate: Callable[[], bool], timeout: float = 5.0, what: str = "condition"
+    predicate: Callable[[], bool], timeout: float = 30.0, what: str = "condition"
 ) -> None:
     """Wait for a condition re-checked on a short cadence, failing at the deadline."""
     deadline = time.monotonic() + timeout

@@ -35,7 +35,7 @@ def test_entry_tolerates_banners_and_noise() -> None:
         [b"\x00garbage\xff MicroPython v1.2\r\n>>> ", b"\r\nraw REPL; CTRL-B", b" to exit\r\n>"],
         outputs,
     )
-    repl.enter(timeout=2)
+    repl.enter(timeout=10)
     assert transport.writes == [b"\x01"]  # no soft reset, no blind Ctrl-C on the emulator-like link
     assert outputs == []
 
@@ -49,14 +49,14 @@ def test_entry_without_banner_fails_with_what_was_seen() -> None:
 def test_real_board_gets_interrupted_before_entry() -> None:
     repl, transport = repl_for([BANNER])
     transport.interrupt_on_entry = True
-    repl.enter(timeout=2)
+    repl.enter(timeout=10)
     assert transport.writes == [b"\r\x03\x03", b"\x01"]
 
 
 def test_one_write_and_one_turnaround_per_command() -> None:
     repl, transport = repl_for([BANNER, AwaitWrite(), b"OK" + frame("r", b"42") + b"\x04\x04>"])
-    repl.enter(timeout=2)
-    response = repl.execute(b"_bfw_v(lambda:(42\n))", timeout=2)
+    repl.enter(timeout=10)
+    response = repl.execute(b"_bfw_v(lambda:(42\n))", timeout=10)
     assert (response.result_tag, response.result) == ("r", b"42")
     assert transport.writes[-1] == b"_bfw_v(lambda:(42\n))\x04"
     assert repl.stats.round_trips == 1
@@ -64,11 +64,11 @@ def test_one_write_and_one_turnaround_per_command() -> None:
 
 def test_frame_cut_mid_way_then_port_vanishes() -> None:
     repl, _ = repl_for([BANNER, AwaitWrite(), b"OK" + TOKEN + b"r[1, 2,", Vanish("USB unplugged")])
-    repl.enter(timeout=2)
+    repl.enter(timeout=10)
     with pytest.raises(DeviceDisconnected, match="USB unplugged"):
-        repl.execute(b"x", timeout=2)
+        repl.execute(b"x", timeout=10)
     with pytest.raises(DeviceDisconnected, match="USB unplugged"):
-        repl.execute(b"y", timeout=2)  # the link stays marked as gone
+        repl.execute(b"y", timeout=10)  # the link stays marked as gone
 
 
 @pytest.fixture
@@ -79,20 +79,20 @@ def short_grace(mocker) -> None:
 @pytest.mark.usefixtures("short_grace")
 def test_running_board_that_ignores_interrupts_is_given_up() -> None:
     repl, transport = repl_for([BANNER, AwaitWrite(), b"OK" + frame("s", b"")])
-    repl.enter(timeout=2)
+    repl.enter(timeout=10)
     with pytest.raises(TaskTimeout, match=r"after 3 tries \(3 interrupts sent\)"):
         repl.execute(b"stuck()", timeout=0.05)
     assert transport.interrupts == 3
     assert transport.closed
     with pytest.raises(DeviceDisconnected):
-        repl.execute(b"1", timeout=1)
+        repl.execute(b"1", timeout=10)
 
 
 @pytest.mark.usefixtures("short_grace")
 def test_code_that_has_not_started_is_never_interrupted() -> None:
     # Still compiling (no "started" frame): an interrupt would kill a unix-port board.
     repl, transport = repl_for([BANNER, AwaitWrite(), b"OK"])
-    repl.enter(timeout=2)
+    repl.enter(timeout=10)
     with pytest.raises(TaskTimeout, match=r"0 interrupts sent"):
         repl.execute(b"huge()", timeout=0.05)
     assert transport.interrupts == 0

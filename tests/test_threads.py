@@ -11,6 +11,8 @@ import pytest
 from belayfw import Device, DeviceError, FeatureUnavailable, ThreadHandle, setup, task, thread
 from belayfw.transports.emulator import EmulatorBoard
 
+from .conftest import wait_until
+
 
 class Worker(Device):
     @setup
@@ -71,7 +73,7 @@ def test_thread_returns_a_live_handle_and_stops(worker: Worker) -> None:
     assert isinstance(handle, ThreadHandle)
     assert handle.name == "counter"
     assert handle.alive
-    assert handle.stop(timeout=2)
+    assert handle.stop(timeout=10)
     assert not handle.alive
     assert handle.state == "stopped"
     stopped_at = worker.count("a")
@@ -82,9 +84,38 @@ def test_thread_returns_a_live_handle_and_stops(worker: Worker) -> None:
 def test_stop_interrupts_a_long_sleep_and_a_for_loop(worker: Worker) -> None:
     sleeping = worker.sleeper()
     walking = worker.walker()
-    assert sleeping.stop(timeout=1)
-    assert walking.stop(timeout=1)
+    assert sleeping.stop(timeout=10)
+    assert walking.stop(timeout=10)
     assert (sleeping.state, walking.state) == ("stopped", "stopped")
+
+
+def test_thread_stopped_before_it_runs_ends_stopped_not_finished(worker: Worker) -> None:
+    """Regression: a stop request that lands before the thread's first line made it 'finished'.
+
+    The board runtime is driven directly so the stop request deterministically
+    comes first: the thread id is marked for stopping before the thread starts.
+    """
+    worker.exec(
+        "def _never_runs():\n"
+        "    global ran\n"
+        "    ran = True\n"
+        "ran = False\n"
+        "_early = _bfw_N + 1\n"
+        "_bfw_SR.add(_early)\n"
+        "_bfw_ts('early', _never_runs)\n"
+    )
+    wait_until(
+        lambda: worker.eval("_bfw_TH[_early][1]") != "running", what="the early thread to end"
+    )
+    assert worker.eval("_bfw_TH[_early][1]") == "stopped"
+    assert worker.eval("ran") is False
+
+
+def test_threads_stopped_at_once_always_report_stopped(worker: Worker) -> None:
+    for n in range(20):
+        handle = worker.counter(f"quick{n}", 5)
+        assert handle.stop(timeout=10)
+        assert handle.state == "stopped"
 
 
 def test_thread_output_is_named_and_never_corrupts_tasks(worker: Worker, output) -> None:
@@ -99,7 +130,7 @@ def test_thread_output_is_named_and_never_corrupts_tasks(worker: Worker, output)
 def test_thread_that_finishes_reports_finished(worker: Worker) -> None:
     handle = worker.short()
     assert worker.count("short") == 1 or handle.state in ("running", "finished")
-    handle.stop(timeout=2)
+    handle.stop(timeout=10)
     assert handle.state in ("finished", "stopped")
     assert not handle.alive
 
@@ -107,7 +138,7 @@ def test_thread_that_finishes_reports_finished(worker: Worker) -> None:
 def test_unhandled_exception_is_reported_on_the_host(worker: Worker, caplog) -> None:
     with caplog.at_level(logging.ERROR):
         handle = worker.crasher()
-        error = handle.wait_error(timeout=5)
+        error = handle.wait_error(timeout=30)
     assert isinstance(error, DeviceError)
     assert error.type_name == "KeyError"
     lines, first = inspect.getsourcelines(Worker.crasher.__wrapped__)

@@ -248,8 +248,10 @@ def _bfw_tm(t, f, a, k):
     st = _bfw_TH[t]
     err = None
     try:
-        if t not in _bfw_SR:
-            f(*a, **k)
+        if t in _bfw_SR:
+            # Asked to stop before it ever ran: that is a stop, not a finish.
+            raise _bfw_Stop()
+        f(*a, **k)
         st[1] = 'finished'
     except _bfw_Stop:
         st[1] = 'stopped'
