@@ -13,13 +13,10 @@ from __future__ import annotations
 import enum
 import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
+from typing import Any, ParamSpec, Protocol, TypeVar, overload
 
 import wrapt
 from pydantic import BaseModel, ConfigDict, Field
-
-if TYPE_CHECKING:
-    from belayfw.device import Device
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -70,6 +67,14 @@ class TeardownOptions(_Options):
 AnyOptions = TaskOptions | ThreadOptions | SetupOptions | TeardownOptions
 
 
+class MethodRunner(Protocol):
+    """What runs a board method looked up on an instance (``Device`` does)."""
+
+    def run_board_method(
+        self, method: BoardMethod, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any: ...
+
+
 class BoardMethod(wrapt.ObjectProxy):  # type: ignore[type-arg]
     """A marked method as stored on the class: the user's function plus kind and options."""
 
@@ -117,7 +122,7 @@ class BoardMethod(wrapt.ObjectProxy):  # type: ignore[type-arg]
     def __signature__(self) -> inspect.Signature:
         return inspect.signature(self.__wrapped__)
 
-    def __get__(self, instance: Device | None, owner: type | None = None) -> Any:
+    def __get__(self, instance: MethodRunner | None, owner: type | None = None) -> Any:
         if instance is None:
             return self
         return BoundBoardMethod(self, instance)
@@ -134,7 +139,7 @@ class BoardMethod(wrapt.ObjectProxy):  # type: ignore[type-arg]
 class BoundBoardMethod(wrapt.ObjectProxy):  # type: ignore[type-arg]
     """A board method looked up on a device: calling it runs it on that board."""
 
-    def __init__(self, method: BoardMethod, device: Device) -> None:
+    def __init__(self, method: BoardMethod, device: MethodRunner) -> None:
         super().__init__(method.function)
         self._self_method = method
         self._self_device = device
@@ -144,7 +149,7 @@ class BoundBoardMethod(wrapt.ObjectProxy):  # type: ignore[type-arg]
         return self._self_method.host_signature
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._self_device._run_board_method(self._self_method, args, kwargs)
+        return self._self_device.run_board_method(self._self_method, args, kwargs)
 
     def __repr__(self) -> str:
         return f"<bound board {self._self_method.kind.value} {self.__wrapped__.__qualname__}>"

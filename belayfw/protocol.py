@@ -209,7 +209,7 @@ class RawRepl:
         """
         if not (self._busy and self._interruptible()):
             return False
-        wakeup = getattr(self.transport, "wakeup", None)
+        wakeup = self.transport.wakeup
         if wakeup is None:
             self.transport.interrupt()  # a real board shrugs off a late Ctrl-C byte
             return True

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
-from belayfw.errors import CircuitOpen
+from belayfw.errors import BelayError, CircuitOpen, DeviceDisconnected, ProtocolError
 
 
 class CircuitBreaker:
@@ -55,3 +56,36 @@ class CircuitBreaker:
 def backoff_delay(attempt: int, base: float = 0.1, cap: float = 2.0) -> float:
     """Seconds to wait before retry ``attempt`` (0-based): doubling from ``base``, capped."""
     return min(base * 2.0**attempt, cap)
+
+
+def reconnect_with_backoff(
+    what: str,
+    breaker: CircuitBreaker,
+    attempts: int,
+    connect: Callable[[], None],
+    drop: Callable[[], None],
+) -> None:
+    """Call ``connect`` up to ``attempts`` times, with backoff, through ``breaker``.
+
+    A link or protocol failure drops the half-made link and tries again; any
+    other error (a failing setup, the breaker refusing) stops at once.
+    """
+    last: BelayError | None = None
+    for attempt in range(attempts):
+        breaker.before_attempt(what)
+        drop()
+        try:
+            connect()
+        except (DeviceDisconnected, ProtocolError) as error:
+            breaker.failed()
+            drop()
+            last = error
+            if attempt + 1 < attempts:
+                threading.Event().wait(backoff_delay(attempt))
+            continue
+        breaker.succeeded()
+        return
+    assert last is not None
+    raise DeviceDisconnected(
+        f"could not reconnect to {what} after {attempts} attempt(s): {last.args[0]}"
+    ) from last

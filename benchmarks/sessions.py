@@ -91,14 +91,14 @@ def reuse_and_overhead(rounds: int) -> None:
         reuse = []
         for _ in range(rounds // 4):
             start = time.perf_counter()
-            with manager.session(device):
+            with manager.new_session(device):
                 pass
             reuse.append(time.perf_counter() - start)
         print(
             f"  new session on an open device (create, activate, end): {ms(reuse)}   target: < 1 ms"
         )
         extra = manager.create(device)
-        extra._activate()
+        extra.activate()
 
         def inside() -> None:
             with extra.use():
@@ -119,7 +119,7 @@ def memory(count: int) -> None:
         before = tracemalloc.get_traced_memory()[0]
         sessions = [manager.create(device) for _ in range(count)]
         for session in sessions:
-            session._activate()
+            session.activate()
         per_session = (tracemalloc.get_traced_memory()[0] - before) / count
         markers = [Marker(n) for n in range(count)]
         tracker = sessions[0].resources

@@ -69,7 +69,7 @@ with Lab(port, manager=manager) as lab:
         lab.capabilities.version,
         "threads" if lab.capabilities.supports("threads") else "no threads",
     )
-    with manager.session(lab) as session:
+    with manager.new_session(lab) as session:
         session.resources.register(DeviceTimerResource(lab, "sampler", 10))
         session.store.set("experiment", "warm-up")
         lab.logger(50)
@@ -92,5 +92,5 @@ with Lab(port, manager=manager) as lab:
     before = lab.eval("sampler_ticks")
     lab.exec("time.sleep_ms(50)")  # five timer periods on the board
     print("timer stopped:", lab.eval("sampler_ticks") == before)
-    print("device session still active:", lab.session.state.name)
+    print("device session still active:", lab.primary_session.state.name)
 print("stats after:", manager.stats())

@@ -59,8 +59,8 @@ with Monitor(port) as dev:
         print(f"host saw the thread fail: {error.type_name}: {error.message}")
     for _ in range(40):  # keep the link busy while the threads print
         dev.summary()
-    print("threads:", [(handle.name, handle.state) for handle in dev.threads])
+    print("threads:", [(handle.name, handle.state.value) for handle in dev.threads])
     print("stopping memory thread:", memory.stop(timeout=10))
     print("summary:", dev.summary()["samples"], "samples")
 
-print("after close:", [(handle.name, handle.state) for handle in (temperature, memory)])
+print("after close:", [(handle.name, handle.state.value) for handle in (temperature, memory)])

@@ -70,14 +70,14 @@ def test_refresh_detects_again_and_tells_listeners(output) -> None:
             def capabilities_changed(self, capabilities: DeviceCapabilities) -> None:
                 seen.append(capabilities)
 
-        device.session.add_listener(Listener())  # type: ignore[union-attr]
+        device.primary_session.add_listener(Listener())  # type: ignore[union-attr]
         before = device.link_stats.round_trips
         refreshed = device.refresh_capabilities()
         assert device.link_stats.round_trips > before
         assert refreshed.detected_at >= device.capabilities.detected_at
         assert seen == []  # nothing changed but the time of detection
         device.manager.capabilities.forget(refreshed.board_id or "")
-        device._set_capabilities(refreshed.model_copy(update={"version": "0.0.0"}))
+        device._capabilities.set(refreshed.model_copy(update={"version": "0.0.0"}))
         assert seen and seen[-1].version == "0.0.0"
 
 

@@ -36,7 +36,7 @@ def manager_with(**limits: int) -> SessionManager:
 
 def test_thread_limit_refuses_the_next_thread(output) -> None:
     with Busy("emulator", output=output, manager=manager_with(max_threads=2)) as device:
-        session = device.session
+        session = device.primary_session
         assert session is not None
         device.spin()
         device.spin()
@@ -56,7 +56,7 @@ def test_thread_limit_refuses_the_next_thread(output) -> None:
 
 def test_deployed_bytes_limit_moves_health_at_open(output) -> None:
     with Busy("emulator", output=output, manager=manager_with(max_deployed_bytes=10)) as device:
-        session = device.session
+        session = device.primary_session
         assert session is not None
         assert session.resources.deployed_bytes > 20
         assert session.health is SessionHealth.CRITICAL
@@ -69,12 +69,12 @@ def test_free_memory_limit_reads_the_board(output) -> None:
     with Busy(
         "emulator:esp32", output=output, manager=manager_with(min_free_memory=250_000)
     ) as device:
-        session = device.session
+        session = device.primary_session
         assert session is not None
         assert session.health is SessionHealth.CRITICAL  # judged at open, from the probe
         assert session.check_health() is SessionHealth.CRITICAL
     with Busy("emulator", output=output, manager=manager_with(min_free_memory=1_000_000)) as device:
-        session = device.session
+        session = device.primary_session
         assert session is not None
         assert session.health is SessionHealth.HEALTHY
         device.exec("ballast = bytearray(1_400_000)")

@@ -51,7 +51,7 @@ def _kill(device: Device) -> None:
 
 def test_link_loss_suspends_and_reconnect_restores_a_reset_board(output) -> None:
     with Station("emulator", output=output, manager=SessionManager()) as device:
-        session = device.session
+        session = device.primary_session
         assert session is not None
         beat = device.heartbeat()
         other = device.one_off()
@@ -87,7 +87,7 @@ def test_reconnect_without_a_reset_finds_code_and_threads_in_place(output) -> No
         device._link.transport.close()  # the link drops; the board keeps running
         with pytest.raises(DeviceDisconnected):
             device.boot_count()
-        device.session.resume()  # type: ignore[union-attr]  # reconnects
+        device.primary_session.resume()  # type: ignore[union-attr]  # reconnects
         assert device.deployed_bytes == 0  # the board still held every method
         assert device.boot_count() == 2  # setup ran again, on the same board
         assert beat.alive and beat.state == "running"  # the same thread, still running
@@ -97,7 +97,7 @@ def test_breaker_stops_hammering_a_dead_board(output) -> None:
     manager = SessionManager(SessionOptions(reconnect_attempts=2, reconnect_cooldown=60))
     board = EmulatorBoard()
     device = Station(board.port, output=output, manager=manager)
-    session = device.session
+    session = device.primary_session
     assert session is not None
     board.close()  # gone for good
     with pytest.raises(DeviceDisconnected):

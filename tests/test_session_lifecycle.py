@@ -87,7 +87,7 @@ class Recorder:
 
 
 def test_device_opens_its_primary_session(device: Device) -> None:
-    session = device.session
+    session = device.primary_session
     assert session is not None and session.primary
     assert session.state is S.ACTIVE
     assert [event.type for event in session.events][:2] == [EventType.CREATED, EventType.STARTED]
@@ -96,7 +96,7 @@ def test_device_opens_its_primary_session(device: Device) -> None:
 
 def test_close_terminates_the_primary_session(manager: SessionManager, output) -> None:
     device = Device("emulator", output=output, manager=manager)
-    session = device.session
+    session = device.primary_session
     assert session is not None
     recorder = Recorder()
     session.add_listener(recorder)
@@ -108,7 +108,7 @@ def test_close_terminates_the_primary_session(manager: SessionManager, output) -
 
 
 def test_suspend_refuses_calls_until_resume(device: Device) -> None:
-    session = device.session
+    session = device.primary_session
     assert session is not None
     recorder = Recorder()
     session.add_listener(recorder)
@@ -124,7 +124,7 @@ def test_suspend_refuses_calls_until_resume(device: Device) -> None:
 
 
 def test_resume_on_a_terminated_session_is_invalid(manager: SessionManager, device: Device) -> None:
-    with manager.session(device) as session:
+    with manager.new_session(device) as session:
         pass
     assert session.state is S.TERMINATED
     with pytest.raises(InvalidTransition, match="from TERMINATED to ACTIVE"):
@@ -132,7 +132,7 @@ def test_resume_on_a_terminated_session_is_invalid(manager: SessionManager, devi
 
 
 def test_custom_events_and_the_log_is_bounded(device: Device) -> None:
-    session = device.session
+    session = device.primary_session
     assert session is not None
     for n in range(80):
         session.record_event(f"step {n}", step=n)
@@ -147,7 +147,7 @@ def test_listener_failures_do_not_break_the_session(device: Device, caplog) -> N
         def state_changed(self, old: SessionState, new: SessionState) -> None:
             raise RuntimeError("listener bug")
 
-    session = device.session
+    session = device.primary_session
     assert session is not None
     session.add_listener(Broken())
     session.suspend()
@@ -157,10 +157,10 @@ def test_listener_failures_do_not_break_the_session(device: Device, caplog) -> N
 
 
 def test_store_is_private_to_each_session(manager: SessionManager, device: Device) -> None:
-    primary = device.session
+    primary = device.primary_session
     assert primary is not None
     primary.store.set("calibration", 1.5)
-    with manager.session(device) as other:
+    with manager.new_session(device) as other:
         assert other.store.get("calibration") is None
         other.store.set("calibration", 9)
         assert primary.store.get("calibration") == 1.5
@@ -172,7 +172,7 @@ def test_store_is_private_to_each_session(manager: SessionManager, device: Devic
 
 
 def test_store_is_thread_safe(device: Device) -> None:
-    store = device.session.store  # type: ignore[union-attr]
+    store = device.primary_session.store  # type: ignore[union-attr]
 
     def writer(n: int) -> None:
         for i in range(500):

@@ -58,7 +58,7 @@ def device(manager: SessionManager, output) -> Iterator[Counter]:
 def test_session_block_creates_runs_and_always_ends(
     manager: SessionManager, device: Counter
 ) -> None:
-    with manager.session(device) as session:
+    with manager.new_session(device) as session:
         assert session.state is SessionState.ACTIVE
         assert current_session() is session
         assert device.add(1, 2) == 3
@@ -66,14 +66,14 @@ def test_session_block_creates_runs_and_always_ends(
     assert session.state is SessionState.TERMINATED
     assert current_session() is None
     assert manager.get(session.id) is None
-    with pytest.raises(KeyError), manager.session(device) as failing:
+    with pytest.raises(KeyError), manager.new_session(device) as failing:
         raise KeyError("body failed")
     assert failing.state is SessionState.TERMINATED
 
 
 def test_session_opens_a_closed_device_and_closes_it_after(manager: SessionManager, output) -> None:
     device = Counter("emulator", output=output, manager=manager, open=False)
-    with manager.session(device):
+    with manager.new_session(device):
         assert device.is_open
         assert device.add(2, 2) == 4
     assert not device.is_open
@@ -81,12 +81,12 @@ def test_session_opens_a_closed_device_and_closes_it_after(manager: SessionManag
 
 def test_stats_and_the_concurrency_limit(manager: SessionManager, device: Counter) -> None:
     assert manager.stats().active == 1  # the device's own session
-    with manager.session(device), manager.session(device), manager.session(device):
+    with manager.new_session(device), manager.new_session(device), manager.new_session(device):
         stats = manager.stats()
         assert (stats.active, stats.max) == (4, 4)
         with (
             pytest.raises(SessionLimitExceeded, match="limit is 4") as caught,
-            manager.session(device),
+            manager.new_session(device),
         ):
             pass
         assert caught.value.recoverable
@@ -97,9 +97,9 @@ def test_stats_and_the_concurrency_limit(manager: SessionManager, device: Counte
 def test_get_or_create_and_end(manager: SessionManager, output) -> None:
     device = Counter("emulator", output=output, manager=manager, open=False)
     primary = manager.get_or_create(device)
-    assert primary is device.session and device.is_open
+    assert primary is device.primary_session and device.is_open
     assert manager.get_or_create(device) is primary
-    with manager.session(device) as inner:
+    with manager.new_session(device) as inner:
         assert manager.get_or_create(device) is inner
     manager.end(primary.id)  # ending the primary session closes the device
     assert not device.is_open
@@ -108,9 +108,9 @@ def test_get_or_create_and_end(manager: SessionManager, output) -> None:
 
 
 def test_calls_in_a_block_belong_to_that_session(manager: SessionManager, device: Counter) -> None:
-    primary = device.session
+    primary = device.primary_session
     assert primary is not None
-    with manager.session(device) as session:
+    with manager.new_session(device) as session:
         inner = device.count("inner")
         assert inner.session is session
         assert [record.id for record in session.resources.threads] == [inner.id]
@@ -125,12 +125,12 @@ def test_calls_in_a_block_belong_to_that_session(manager: SessionManager, device
 
 
 def test_asyncio_tasks_each_see_their_own_session(manager: SessionManager, device: Counter) -> None:
-    primary = device.session
-    with manager.session(device) as session:
+    primary = device.primary_session
+    with manager.new_session(device) as session:
         pass  # ended; make a fresh one for the tasks below
     assert session.state is SessionState.TERMINATED
     extra = manager.create(device)
-    extra._activate()
+    extra.activate()
 
     async def in_session() -> object:
         with extra.use():
@@ -173,7 +173,7 @@ def test_resources_are_cleaned_newest_first_past_failures(
     manager: SessionManager, device: Counter
 ) -> None:
     log: list[str] = []
-    with pytest.raises(ResourceCleanupError) as caught, manager.session(device) as session:
+    with pytest.raises(ResourceCleanupError) as caught, manager.new_session(device) as session:
         session.resources.register(TimerResource(device, "t1", log))
         session.resources.register(TimerResource(device, "t2", log, fail=True))
         session.resources.register(TimerResource(device, "t3", log))
@@ -189,7 +189,7 @@ def test_resources_are_cleaned_newest_first_past_failures(
 
 def test_anything_else_is_not_a_resource(device: Counter) -> None:
     with pytest.raises(TypeError, match="not a SessionResource"):
-        device.session.resources.register(object())  # type: ignore[union-attr, arg-type]
+        device.primary_session.resources.register(object())  # type: ignore[union-attr, arg-type]
 
 
 def test_protocol_resources_without_the_base_class(device: Counter) -> None:
@@ -203,7 +203,7 @@ def test_protocol_resources_without_the_base_class(device: Counter) -> None:
         def cleanup(self) -> None:
             Plain.cleaned = True
 
-    session = device.session
+    session = device.primary_session
     assert session is not None
     session.resources.register(Plain())
     assert session.resources.stats().by_type["File"].total_cost == 7
@@ -215,9 +215,9 @@ def test_ending_one_session_leaves_the_others_alone(
     manager: SessionManager, device: Counter
 ) -> None:
     first = manager.create(device)
-    first._activate()
+    first.activate()
     second = manager.create(device)
-    second._activate()
+    second.activate()
     with first.use():
         one = device.count("one")
     with second.use():
@@ -235,7 +235,7 @@ def test_idle_sessions_are_ended(output) -> None:
     manager = SessionManager(default_session_timeout=1.0)
     device = Counter("emulator", output=output, manager=manager)
     extra = manager.create(device)
-    extra._activate()
+    extra.activate()
     with extra.use():
         handle = device.count("idle")
     wait_until(
@@ -265,7 +265,7 @@ def test_without_purge_the_code_stays(output) -> None:
 
 
 def test_deployed_methods_are_tracked(device: Counter) -> None:
-    session = device.session
+    session = device.primary_session
     assert session is not None
     records = {record.signature: record for record in session.resources.deployed_methods}
     assert set(records) == {"add(a, b)", "count(key)"}

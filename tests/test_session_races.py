@@ -85,7 +85,7 @@ def test_failed_open_raises_the_real_error_even_with_teardowns(output) -> None:
 def test_close_inside_a_session_block_still_cleans_everything(board: EmulatorBoard, output) -> None:
     manager = SessionManager()
     device = Rig(board.port, output=output, manager=manager)
-    with manager.session(device) as session:
+    with manager.new_session(device) as session:
         inner = device.spin()
         outer_thread = threading.Thread(target=lambda: device.spin())
         outer_thread.start()
@@ -118,7 +118,7 @@ def _gated_session(board: EmulatorBoard, output) -> tuple[SessionManager, Rig, o
     manager = SessionManager()
     device = Rig(board.port, output=output, manager=manager)
     session = manager.create(device)
-    session._activate()
+    session.activate()
     return manager, device, session, session.resources.register(Gate())  # type: ignore[return-value]
 
 
@@ -143,7 +143,10 @@ def test_ending_a_session_while_the_device_closes(board: EmulatorBoard, output) 
     assert errors == []
     assert session.state is SessionState.TERMINATED
     assert not device.is_open
-    assert device.session is not None and device.session.state is SessionState.TERMINATED
+    assert (
+        device.primary_session is not None
+        and device.primary_session.state is SessionState.TERMINATED
+    )
 
 
 def test_no_thread_can_start_in_a_session_that_is_ending(board: EmulatorBoard, output) -> None:
@@ -173,10 +176,10 @@ def test_no_thread_can_start_in_a_session_that_is_ending(board: EmulatorBoard, o
 def test_session_ended_inside_its_block_exits_quietly(output) -> None:
     manager = SessionManager()
     with Rig("emulator", output=output, manager=manager) as device:
-        with manager.session(device) as session:
+        with manager.new_session(device) as session:
             session.end()
         assert session.state is SessionState.TERMINATED
-        with pytest.raises(KeyError, match="mine"), manager.session(device) as other:
+        with pytest.raises(KeyError, match="mine"), manager.new_session(device) as other:
             other.end()
             raise KeyError("mine")  # the user's error is the one raised
 
@@ -185,7 +188,10 @@ def test_reaper_ends_a_lone_idle_device(output) -> None:
     manager = SessionManager(default_session_timeout=0.3)
     device = Rig("emulator", output=output, manager=manager)
     wait_until(lambda: not device.is_open, timeout=30, what="the idle device to close")
-    assert device.session is not None and device.session.state is SessionState.TERMINATED
+    assert (
+        device.primary_session is not None
+        and device.primary_session.state is SessionState.TERMINATED
+    )
 
 
 def test_reaper_never_ends_a_session_in_the_middle_of_a_call(output) -> None:
@@ -204,18 +210,23 @@ def test_threads_that_finish_do_not_count_against_the_limit(output) -> None:
         wait_until(lambda: first.state == "finished", what="the quick thread to finish")
         second = device.spin()  # room again: the finished one was untracked
         assert second.alive
-        assert device.session is not None and device.session.health.name == "HEALTHY"
+        assert (
+            device.primary_session is not None and device.primary_session.health.name == "HEALTHY"
+        )
 
 
 def test_reconnect_leaves_user_suspended_sessions_suspended(board: EmulatorBoard, output) -> None:
     manager = SessionManager()
     with Rig(board.port, output=output, manager=manager) as device:
         paused = manager.create(device)
-        paused._activate()
+        paused.activate()
         paused.suspend("maintenance")
         device.reconnect()
         assert paused.state is SessionState.SUSPENDED
-        assert device.session is not None and device.session.state is SessionState.ACTIVE
+        assert (
+            device.primary_session is not None
+            and device.primary_session.state is SessionState.ACTIVE
+        )
         manager.end(paused.id)
         with pytest.raises(InvalidTransition):
             paused.resume()
@@ -225,7 +236,7 @@ def test_open_circuit_puts_sessions_in_error_and_reopen_retires_them(output) -> 
     manager = SessionManager(SessionOptions(reconnect_attempts=1, reconnect_cooldown=60))
     board = EmulatorBoard()
     device = Rig(board.port, output=output, manager=manager)
-    old = device.session
+    old = device.primary_session
     assert old is not None
     board.close()
     with pytest.raises(DeviceDisconnected):
@@ -237,7 +248,7 @@ def test_open_circuit_puts_sessions_in_error_and_reopen_retires_them(output) -> 
         device.port = replacement.port
         device.open()  # a fresh start: the stale session is retired, not leaked
         assert old.state is SessionState.TERMINATED
-        assert [s.id for s in manager.sessions] == [device.session.id]  # type: ignore[union-attr]
+        assert [s.id for s in manager.sessions] == [device.primary_session.id]  # type: ignore[union-attr]
         device.close()
 
 
@@ -246,6 +257,6 @@ def test_a_device_belongs_to_one_manager(output) -> None:
     with (
         Rig("emulator", output=output, manager=SessionManager()) as device,
         pytest.raises(SessionError, match="another SessionManager"),
-        other.session(device),
+        other.new_session(device),
     ):
         pass

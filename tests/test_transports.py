@@ -34,9 +34,15 @@ def test_users_can_register_a_scheme() -> None:
         return ScriptedTransport([], description=port)
 
     register_scheme("mock", factory)
-    transport = transports.open_transport("mock:anything")
-    assert opened == ["mock:anything"]
-    assert transport.description == "mock:anything"
+    try:
+        transport = transports.open_transport("mock:anything")
+        assert opened == ["mock:anything"]
+        assert transport.description == "mock:anything"
+        with pytest.raises(ValueError, match="'mock' is registered already"):
+            register_scheme("mock", factory)
+    finally:
+        transports.unregister_scheme("mock")
+    assert transports.scheme_of("mock:anything") is None  # nothing left for later tests
 
 
 def test_missing_serial_device_is_disconnected_error() -> None:

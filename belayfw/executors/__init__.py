@@ -3,6 +3,13 @@
 from belayfw.executors.setup import SetupExecutor
 from belayfw.executors.task import TaskExecutor
 from belayfw.executors.teardown import TeardownExecutor
-from belayfw.executors.thread import ThreadExecutor, ThreadHandle
+from belayfw.executors.thread import ThreadExecutor, ThreadHandle, ThreadState
 
-__all__ = ["SetupExecutor", "TaskExecutor", "TeardownExecutor", "ThreadExecutor", "ThreadHandle"]
+__all__ = [
+    "SetupExecutor",
+    "TaskExecutor",
+    "TeardownExecutor",
+    "ThreadExecutor",
+    "ThreadHandle",
+    "ThreadState",
+]

@@ -1,9 +1,13 @@
-"""What every executor needs from its device, as a protocol (no import cycle)."""
+"""What every executor needs from a board, as a public protocol (no import of the device).
+
+``Device`` implements :class:`BoardCaller`; so can anything else that runs
+prepared board commands (the file system, streams, a test double).
+"""
 
 from __future__ import annotations
 
 import inspect
-import threading
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from belayfw import codec
@@ -15,17 +19,33 @@ INTERNAL_TIMEOUT = 10.0
 
 
 class BoardCaller(Protocol):
-    """The part of a ``Device`` executors use."""
+    """Runs prepared board commands for executors, one at a time."""
 
-    _lock: threading.RLock
-    setup_timeout: float | None
-    teardown_timeout: float
+    @property
+    def setup_timeout(self) -> float | None:
+        """Seconds a setup may run."""
+        ...
 
-    def _call(self, command: str, timeout: float | None = None) -> Any: ...
+    @property
+    def teardown_timeout(self) -> float:
+        """Seconds the teardowns may run."""
+        ...
 
-    def reconnect(self, attempts: int = 3) -> None: ...
+    def board_call(self, command: str, timeout: float | None = None) -> Any:
+        """Run a prepared ``_bfw_c(...)`` command; board errors map to host lines."""
+        ...
 
-    def _board_error(self, type_name: str, message: str, traceback: str) -> DeviceError: ...
+    def board_error(self, type_name: str, message: str, traceback: str) -> DeviceError:
+        """A board exception reported outside a call, mapped to host files and lines."""
+        ...
+
+    def hold(self) -> AbstractContextManager[object]:
+        """Keep every other caller off the board for a sequence of calls."""
+        ...
+
+    def reconnect(self, attempts: int = 3) -> None:
+        """Reopen the link and bring the board back (used by task retries)."""
+        ...
 
 
 def bind_arguments(

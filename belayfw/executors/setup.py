@@ -34,7 +34,7 @@ class SetupExecutor:
             bound = bind_arguments(method, args, kwargs)
             bound.apply_defaults()
             runs.append((method.board_name, dict(bound.arguments)))
-        self._device._call(f"_bfw_c(_bfw_su,{codec.encode(runs)})", self._device.setup_timeout)
+        self._device.board_call(f"_bfw_c(_bfw_su,{codec.encode(runs)})", self._device.setup_timeout)
 
 
 def _options(method: BoardMethod) -> SetupOptions:

@@ -70,14 +70,14 @@ class TaskExecutor:
         return _copy(value)
 
     def _exclusive(self, options: TaskOptions) -> AbstractContextManager[Any]:
-        return self._device._lock if options.exclusive else nullcontext()
+        return self._device.hold() if options.exclusive else nullcontext()
 
     def _with_retries(self, command: str, options: TaskOptions) -> Any:
         """Run ``command``; after a disconnect, reconnect with backoff and run it again."""
         attempt = 0
         while True:
             try:
-                return self._device._call(command, options.timeout)
+                return self._device.board_call(command, options.timeout)
             except DeviceDisconnected as lost:
                 cause: BelayError = lost
             while True:  # reconnect before the next attempt, or give up with the real cause
@@ -109,11 +109,11 @@ class TaskExecutor:
 
         def values() -> Iterator[Any]:
             with self._exclusive(options):
-                device._call(start, options.timeout)
+                device.board_call(start, options.timeout)
                 finished = False
                 try:
                     while True:
-                        more, value = device._call(following, options.timeout)
+                        more, value = device.board_call(following, options.timeout)
                         if not more:
                             finished = True
                             return
@@ -124,7 +124,7 @@ class TaskExecutor:
                 finally:
                     if not finished:
                         try:
-                            device._call(f"_bfw_c(_bfw_gx,{stream_id})", 5.0)
+                            device.board_call(f"_bfw_c(_bfw_gx,{stream_id})", 5.0)
                         except BelayError as exc:
                             log.debug("could not close board generator %d: %s", stream_id, exc)
 

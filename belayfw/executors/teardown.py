@@ -22,7 +22,7 @@ class TeardownExecutor:
 
     def call(self, method: BoardMethod, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         arguments = call_arguments(method, args, kwargs)
-        return self._device._call(
+        return self._device.board_call(
             call_command(method.board_name, arguments=arguments), self._device.teardown_timeout
         )
 
@@ -36,13 +36,13 @@ class TeardownExecutor:
         if not ordered:
             return []
         names = [method.board_name for method in ordered]
-        failures = self._device._call(
+        failures = self._device.board_call(
             f"_bfw_c(_bfw_run_all,{codec.encode(names)})", self._device.teardown_timeout
         )
         by_name = {method.board_name: method for method in ordered}
         errors: list[DeviceError] = []
         for name, type_name, message, traceback in failures:
-            error = self._device._board_error(type_name, message, traceback)
+            error = self._device.board_error(type_name, message, traceback)
             if _options(by_name[name]).ignore_errors:
                 log.info("teardown %s failed (ignored): %s", name, error.message or type_name)
             else:

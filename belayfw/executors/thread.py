@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import logging
 import threading
 import time
@@ -18,9 +19,29 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Board thread states (``running`` until it returns, is stopped, or fails).
-RUNNING = "running"
 DEFAULT_STOP_TIMEOUT = 5.0
+
+
+class ThreadState(enum.StrEnum):
+    """A board thread's state; a ``str``, so ``handle.state == "stopped"`` works too."""
+
+    RUNNING = "running"
+    FINISHED = "finished"  # returned
+    STOPPED = "stopped"  # ended by stop() or by its session ending
+    FAILED = "failed"  # raised; see ThreadHandle.error
+    LOST = "lost"  # the board reset or forgot it
+
+
+RUNNING = ThreadState.RUNNING
+
+
+def _state(value: str) -> ThreadState:
+    """The board's word for a state; one belayfw does not know counts as lost."""
+    try:
+        return ThreadState(value)
+    except ValueError:
+        log.warning("board reported an unknown thread state %r", value)
+        return ThreadState.LOST
 
 
 class ThreadHandle:
@@ -45,14 +66,14 @@ class ThreadHandle:
         self.started_at = time.time()
         #: The board exception that ended the thread, once it has failed.
         self.error: DeviceError | None = None
-        self._last_state = RUNNING
+        self._last_state: ThreadState = RUNNING
         self._ended = threading.Event()
 
     @property
-    def state(self) -> str:
-        """``running``, ``finished``, ``stopped``, ``failed`` or ``lost`` (read from the board)."""
+    def state(self) -> ThreadState:
+        """Running, finished, stopped, failed or lost (read from the board while running)."""
         if self._last_state == RUNNING:
-            state = self._executor.states([self]).get(self.id, "lost")
+            state = self._executor.states([self]).get(self.id, ThreadState.LOST)
             if state != RUNNING:
                 self._record(state)
                 self._executor._untrack(self)  # it no longer counts against max_threads
@@ -77,7 +98,7 @@ class ThreadHandle:
         self._ended.wait(timeout)
         return self.error
 
-    def _record(self, state: str, error: DeviceError | None = None) -> None:
+    def _record(self, state: ThreadState, error: DeviceError | None = None) -> None:
         self._last_state = state
         if error is not None:
             self.error = error
@@ -85,7 +106,7 @@ class ThreadHandle:
             self._ended.set()
 
     def __repr__(self) -> str:
-        return f"<ThreadHandle {self.name!r} id={self.id} {self._last_state}>"
+        return f"<ThreadHandle {self.name!r} id={self.id} {self._last_state.value}>"
 
 
 class ThreadExecutor:
@@ -112,7 +133,7 @@ class ThreadExecutor:
         assert isinstance(options, ThreadOptions)
         arguments = call_arguments(method, args, kwargs)
         name = options.name or method.board_name
-        with self._device._lock:  # the limit check and the start are one step
+        with self._device.hold():  # the limit check and the start are one step
             self._check_thread_limit(method, session)
             thread_id = self._start(method, name, arguments)
             handle = ThreadHandle(self, thread_id, name, method, session, arguments)
@@ -130,7 +151,7 @@ class ThreadExecutor:
                     handle.state  # noqa: B018 - reading it untracks a thread that has ended
         running = len(session.resources.threads)
         if running >= limit:
-            session._limit_reached("max_threads", running + 1, limit)
+            session.limit_reached("max_threads", running + 1, limit)
             raise SessionLimitExceeded(
                 f"cannot start {method.board_name}: session {session.id} already runs "
                 f"{running} board thread(s) and max_threads is {limit}; stop one first",
@@ -142,7 +163,7 @@ class ThreadExecutor:
             "_bfw_ts", codec.encode(name), method.board_name, arguments=arguments
         )
         try:
-            thread_id: int = self._device._call(command)
+            thread_id: int = self._device.board_call(command)
         except DeviceError as exc:
             if exc.type_name == "OSError" and "no _thread" in exc.message:
                 raise FeatureUnavailable(
@@ -168,7 +189,11 @@ class ThreadExecutor:
         for handle in self.handles:
             options = handle.method.options
             assert isinstance(options, ThreadOptions)
-            if not options.restart or handle._last_state != "lost" or handle.session.state.is_final:
+            if (
+                not options.restart
+                or handle._last_state is not ThreadState.LOST
+                or handle.session.state.is_final
+            ):
                 continue
             with self._lock:
                 self._handles.pop(handle.id, None)
@@ -180,11 +205,11 @@ class ThreadExecutor:
             restarted.append(handle)
         return restarted
 
-    def states(self, handles: Iterable[ThreadHandle]) -> dict[int, str]:
+    def states(self, handles: Iterable[ThreadHandle]) -> dict[int, ThreadState]:
         ids = [handle.id for handle in handles]
         command = f"_bfw_c(_bfw_tstate,{codec.encode(ids)})"
-        states: dict[int, str] = self._device._call(command, INTERNAL_TIMEOUT)
-        return states
+        states: dict[int, str] = self._device.board_call(command, INTERNAL_TIMEOUT)
+        return {thread_id: _state(state) for thread_id, state in states.items()}
 
     def refresh_states(self) -> None:
         """Re-read the state of threads presumed running (after a reconnect without reset)."""
@@ -193,7 +218,7 @@ class ThreadExecutor:
             return
         states = self.states(running)
         for handle in running:
-            state = states.get(handle.id, "lost")
+            state = states.get(handle.id, ThreadState.LOST)
             if state != RUNNING:
                 handle._record(state)
                 self._untrack(handle)
@@ -205,12 +230,12 @@ class ThreadExecutor:
             return []
         ids = [handle.id for handle in chosen]
         milliseconds = max(1, int(timeout * 1000))
-        states = self._device._call(
+        states = self._device.board_call(
             f"_bfw_c(_bfw_tstop,{codec.encode(ids)},{milliseconds})", timeout + 5.0
         )
         survivors = []
         for handle in chosen:
-            state = states.get(handle.id, "lost")
+            state = _state(states.get(handle.id, ThreadState.LOST))
             handle._record(state)
             if state == RUNNING:
                 survivors.append(handle)
@@ -218,7 +243,9 @@ class ThreadExecutor:
                 self._untrack(handle)
         finished = [handle.id for handle in chosen if handle not in survivors]
         if finished:
-            self._device._call(f"_bfw_c(_bfw_tforget,{codec.encode(finished)})", INTERNAL_TIMEOUT)
+            self._device.board_call(
+                f"_bfw_c(_bfw_tforget,{codec.encode(finished)})", INTERNAL_TIMEOUT
+            )
         return survivors
 
     def stop_session(self, session: DeviceSession, timeout: float) -> list[ThreadHandle]:
@@ -232,12 +259,12 @@ class ThreadExecutor:
         name = handle.name if handle else f"#{thread_id}"
         log.error("board thread %s failed: %s", name, error)
         if handle is not None:
-            handle._record("failed", error)
+            handle._record(ThreadState.FAILED, error)
             self._untrack(handle)
 
     def mark_lost(self) -> None:
         """The link dropped: the board may have reset, its threads are presumed gone."""
         for handle in self.handles:
             if handle._last_state == RUNNING:
-                handle._record("lost")
+                handle._record(ThreadState.LOST)
                 self._untrack(handle)

@@ -10,9 +10,17 @@ from belayfw.session.options import SessionLimits
 
 
 class SessionHealth(enum.IntEnum):
+    """Ordered (worse is greater); prints its name: ``healthy``, ``degraded``, ``critical``."""
+
     HEALTHY = 0
     DEGRADED = 1
     CRITICAL = 2
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
 
 
 class LimitCheck(BaseModel):

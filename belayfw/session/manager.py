@@ -1,11 +1,16 @@
 """``SessionManager``: creates, tracks, limits and ends sessions.
 
 Every ``Device`` opens its own (primary) session through a manager: the
-module's default one unless you pass ``manager=``. ``with manager.session(dev)
-as s:`` adds a session on the same device. Calls made inside the block belong
-to ``s`` (a context variable, so each host thread and asyncio task sees its
-own), and so do the threads and resources they start; ending ``s`` cleans those
-up and leaves the device's other sessions alone.
+module's default one unless you pass ``manager=``. ``with
+manager.new_session(dev) as s:`` adds a session on the same device. Calls made
+inside the block belong to ``s`` (a context variable, so each host thread and
+asyncio task sees its own), and so do the threads and resources they start;
+ending ``s`` cleans those up and leaves the device's other sessions alone.
+
+Ending goes one way: :meth:`SessionManager.end` for a user, and
+:meth:`SessionManager.terminate` / :meth:`SessionManager.terminate_all` for the
+device while it closes; all three run the session's own ending steps and then
+forget it.
 """
 
 from __future__ import annotations
@@ -13,41 +18,40 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from belayfw.errors import BelayError, SessionError, SessionLimitExceeded
+from belayfw.errors import BelayError, ResourceCleanupError, SessionError, SessionLimitExceeded
 from belayfw.session.capabilities import CapabilityCache
 from belayfw.session.lifecycle import SessionState
 from belayfw.session.options import SessionOptions
-from belayfw.session.session import DeviceSession
-
-if TYPE_CHECKING:
-    from belayfw.device import Device
+from belayfw.session.session import (
+    DeviceSession,
+    SessionBoard,
+    current_session_var,
+    maintaining,
+    maintaining_var,
+)
 
 log = logging.getLogger(__name__)
 
-#: The session calls in this context belong to (None: the device's primary session).
-current_session_var: ContextVar[DeviceSession | None] = ContextVar("belayfw_session", default=None)
-#: The session whose own opening, ending or recovery this context is carrying out:
-#: its board calls go through although the session is not ACTIVE.
-maintaining_var: ContextVar[DeviceSession | None] = ContextVar("belayfw_maintaining", default=None)
+#: Former name of :func:`belayfw.session.session.maintaining`.
+cleanup_for = maintaining
 
-
-@contextmanager
-def cleanup_for(session: DeviceSession) -> Iterator[None]:
-    """Run belayfw's own calls for ``session`` (opening, ending, reconnecting)."""
-    token = current_session_var.set(session)
-    maintaining = maintaining_var.set(session)
-    try:
-        yield
-    finally:
-        maintaining_var.reset(maintaining)
-        current_session_var.reset(token)
+__all__ = [
+    "SessionManager",
+    "SessionStats",
+    "cleanup_for",
+    "current_session",
+    "current_session_var",
+    "default_manager",
+    "maintaining",
+    "maintaining_var",
+]
 
 
 def current_session() -> DeviceSession | None:
@@ -79,7 +83,7 @@ class SessionManager:
 
     # -- creating ----------------------------------------------------------------------
 
-    def create(self, device: Device, *, primary: bool = False) -> DeviceSession:
+    def create(self, device: SessionBoard, *, primary: bool = False) -> DeviceSession:
         """Register a new session on ``device`` (INITIALIZING); refuses past the limit."""
         if device.manager is not self:
             raise SessionError(
@@ -102,18 +106,18 @@ class SessionManager:
         return session
 
     @contextmanager
-    def session(self, device: Device) -> Iterator[DeviceSession]:
+    def new_session(self, device: SessionBoard) -> Iterator[DeviceSession]:
         """A new session on ``device`` for the block; always ended (and cleaned) after it.
 
         Opens the device if it is not open, and closes it again afterwards in
-        that case.
+        that case. (The device's own session is ``device.primary_session``.)
         """
         opened_here = not device.is_open
         if opened_here:
             device.open()
         try:
             session = self.create(device)
-            session._activate()
+            session.activate()
             with session.use():
                 try:
                     yield session
@@ -121,48 +125,83 @@ class SessionManager:
                     self._end_after(session, body_error)
                     raise
             if not session.state.is_final:  # it may have been ended inside the block
-                self.end(session.id)
+                self.end(session)
         finally:
             if opened_here:
                 device.close()
 
-    def get_or_create(self, device: Device) -> DeviceSession:
+    def session(self, device: SessionBoard) -> Any:
+        """Deprecated name of :meth:`new_session`."""
+        warnings.warn(
+            "SessionManager.session() is now new_session()", DeprecationWarning, stacklevel=2
+        )
+        return self.new_session(device)
+
+    def get_or_create(self, device: SessionBoard) -> DeviceSession:
         """The session current calls on ``device`` belong to, opening the device if needed."""
         session = current_session_var.get()
         if session is not None and session.device is device and not session.state.is_final:
             return session
         if not device.is_open:
             device.open()
-        primary = device.session
+        primary = device.primary_session
         assert primary is not None
         return primary
 
     # -- ending ------------------------------------------------------------------------
 
-    def end(self, session_id: str) -> None:
-        """End a session: its threads stop, its resources are cleaned.
+    def end(self, session: DeviceSession | str) -> None:
+        """End a session (or session id): its threads stop, its resources are cleaned.
 
         Ending a device's primary session closes the device. Every cleanup
         failure is raised together as one :class:`ResourceCleanupError`.
         """
-        with self._lock:
-            session = self._sessions.get(session_id)
-        if session is None:
+        session_id = session if isinstance(session, str) else session.id
+        found = self.get(session_id)
+        if found is None:
             raise SessionError(f"no session {session_id!r} in this manager")
+        if found.primary and found.device.primary_session is found:
+            try:
+                found.device.close()  # ends every session on the device, this one last
+            finally:
+                self._forget(found)
+            return
+        session = found
+        problems = self.terminate(session)
+        if problems:
+            raise ResourceCleanupError(
+                f"ending session {session.id} left {len(problems)} problem(s)", problems
+            )
+
+    def terminate(self, session: DeviceSession) -> list[Exception]:
+        """End exactly ``session`` and forget it; return its problems instead of raising.
+
+        For a closing device, which carries on past each problem.
+        """
         try:
-            if session.primary and session.device.session is session:
-                session.device.close()
-            else:
-                session._terminate()
+            return session.terminate()
+        except BelayError as error:
+            return [error]
         finally:
             self._forget(session)
+
+    def terminate_all(self, device: SessionBoard) -> list[Exception]:
+        """End every session on ``device``, its primary session last; return the problems."""
+        problems: list[Exception] = []
+        primary = device.primary_session
+        for session in self.sessions_of(device):
+            if session is not primary and not session.state.is_final:
+                problems.extend(self.terminate(session))
+        if primary is not None:
+            problems.extend(self.terminate(primary))
+        return problems
 
     def _end_after(self, session: DeviceSession, body_error: BaseException) -> None:
         """End the block's session without hiding the error that ended the block."""
         if session.state.is_final:
             return
         try:
-            self.end(session.id)
+            self.end(session)
         except BelayError as cleanup:
             body_error.add_note(f"belayfw: ending session {session.id}: {cleanup}")
             log.error("ending session %s after an error: %s", session.id, cleanup)
@@ -186,7 +225,7 @@ class SessionManager:
         with self._lock:
             return list(self._sessions.values())
 
-    def sessions_of(self, device: Device) -> list[DeviceSession]:
+    def sessions_of(self, device: SessionBoard) -> list[DeviceSession]:
         with self._lock:
             return [s for s in self._sessions.values() if s.device is device]
 
@@ -230,7 +269,7 @@ class SessionManager:
                     continue  # ended with its device, or used again meanwhile
                 session.record_event(f"ended after {idle:.1f} s idle", reason="idle")
                 try:
-                    self.end(session.id)
+                    self.end(session)
                 except Exception:
                     log.exception("ending idle session %s failed", session.id)
 
@@ -242,7 +281,7 @@ def _last_use(sessions: list[DeviceSession]) -> dict[str, float]:
     now = time.monotonic()
     latest: dict[int, float] = {}
     for session in sessions:
-        if session._busy_calls:
+        if session.busy:
             session.last_activity = now
         key = id(session.device)
         latest[key] = max(latest.get(key, session.last_activity), session.last_activity)

@@ -5,6 +5,11 @@ records what happens to it in a bounded event log, keeps a private key/value
 store, tracks every thread and resource it started, and tracks its health
 against its limits. Ending it stops its threads, cleans its resources, and
 leaves other sessions on the same device alone.
+
+The session drives its own lifecycle. What it needs from the board it runs on
+(stop my threads, run the teardowns, purge the code, hold the board while I
+end) is the small :class:`SessionBoard` protocol, which ``Device`` implements:
+the session never reaches into the device, and this module never imports it.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -27,11 +33,76 @@ from belayfw.session.store import SessionStore
 from belayfw.session.tracker import ResourceTracker
 
 if TYPE_CHECKING:
-    from belayfw.device import Device
     from belayfw.session.capabilities import DeviceCapabilities
-    from belayfw.session.manager import SessionManager
 
 log = logging.getLogger(__name__)
+
+#: The session calls in this context belong to (None: the device's primary session).
+current_session_var: ContextVar[DeviceSession | None] = ContextVar("belayfw_session", default=None)
+#: The session whose own opening, ending or recovery this context is carrying out:
+#: its board calls go through although the session is not ACTIVE.
+maintaining_var: ContextVar[DeviceSession | None] = ContextVar("belayfw_maintaining", default=None)
+
+
+@contextmanager
+def maintaining(session: DeviceSession) -> Iterator[None]:
+    """Run belayfw's own calls for ``session`` (opening, ending, reconnecting)."""
+    token = current_session_var.set(session)
+    maintaining_token = maintaining_var.set(session)
+    try:
+        yield
+    finally:
+        maintaining_var.reset(maintaining_token)
+        current_session_var.reset(token)
+
+
+class SessionBoard(Protocol):
+    """What sessions and their manager need from the board they run on.
+
+    ``Device`` implements it. Each step returns the problems it met instead of
+    raising, so that ending a session carries on past a failed step.
+    """
+
+    port: str
+
+    @property
+    def manager(self) -> object: ...
+
+    @property
+    def is_open(self) -> bool: ...
+
+    @property
+    def primary_session(self) -> DeviceSession | None: ...
+
+    def open(self) -> object: ...
+
+    def close(self) -> None: ...
+
+    def reconnect(self, attempts: int = 3) -> None: ...
+
+    def eval(self, expression: str, timeout: float | None = None) -> Any: ...
+
+    def hold(self) -> AbstractContextManager[object]:
+        """Keep every other caller off the board for a sequence of calls."""
+        ...
+
+    def stop_threads(self, session: DeviceSession) -> list[Exception]:
+        """Stop the board threads ``session`` started and confirm they ended."""
+        ...
+
+    def run_teardowns(self) -> list[Exception]:
+        """Run the device's teardowns (when its primary session ends)."""
+        ...
+
+    def purge_code(self) -> list[Exception]:
+        """Remove the device's methods from the board (``purge_on_end``)."""
+        ...
+
+
+class SessionOwner(Protocol):
+    """The manager a session belongs to: it ends and forgets sessions."""
+
+    def end(self, session: DeviceSession | str) -> None: ...
 
 
 class SessionListener(Protocol):
@@ -68,7 +139,12 @@ class DeviceSession:
     )
 
     def __init__(
-        self, device: Device, manager: SessionManager, options: SessionOptions, *, primary: bool
+        self,
+        device: SessionBoard,
+        manager: SessionOwner,
+        options: SessionOptions,
+        *,
+        primary: bool,
     ) -> None:
         self.id = uuid.uuid4().hex[:12]
         self.device = device
@@ -107,6 +183,11 @@ class DeviceSession:
     def is_active(self) -> bool:
         return self._machine.state is SessionState.ACTIVE
 
+    @property
+    def busy(self) -> bool:
+        """True while a call of this session runs on the board (it is not idle then)."""
+        return self._busy_calls > 0
+
     def suspend(self, reason: str = "requested") -> None:
         """Pause the session: its calls are refused until :meth:`resume`."""
         self._suspend("request", reason)
@@ -125,7 +206,7 @@ class DeviceSession:
 
     def end(self) -> None:
         """End the session: stop its threads, clean its resources (see ``SessionManager.end``)."""
-        self.manager.end(self.id)
+        self.manager.end(self)
 
     def record_event(self, message: str, **data: Any) -> None:
         """Add a custom event to the session's log."""
@@ -143,8 +224,6 @@ class DeviceSession:
     @contextmanager
     def use(self) -> Iterator[DeviceSession]:
         """Make calls in this block (this host thread or task) belong to this session."""
-        from belayfw.session.manager import current_session_var
-
         token = current_session_var.set(self)
         try:
             yield self
@@ -166,6 +245,20 @@ class DeviceSession:
         self._apply_checks(checks)
         return self.health
 
+    def limit_reached(self, limit: str, value: int, bound: int) -> None:
+        """A refused request (e.g. one thread too many): record it and degrade health."""
+        self.events.record(
+            EventType.RESOURCE_LIMIT_EXCEEDED,
+            f"{limit}: refused at {value} (limit {bound})",
+            limit=limit,
+            value=value,
+            bound=bound,
+        )
+        self._limit_health[limit] = max(
+            self._limit_health.get(limit, SessionHealth.HEALTHY), SessionHealth.DEGRADED
+        )
+        self._recompute_health()
+
     def _apply_checks(self, checks: list[LimitCheck]) -> None:
         for check in checks:
             before = self._limit_health.get(check.limit, SessionHealth.HEALTHY)
@@ -180,45 +273,42 @@ class DeviceSession:
                 )
         self._recompute_health()
 
-    def _limit_reached(self, limit: str, value: int, bound: int) -> None:
-        """A refused request (e.g. one thread too many): record it and degrade health."""
-        self.events.record(
-            EventType.RESOURCE_LIMIT_EXCEEDED,
-            f"{limit}: refused at {value} (limit {bound})",
-            limit=limit,
-            value=value,
-            bound=bound,
-        )
-        self._limit_health[limit] = max(
-            self._limit_health.get(limit, SessionHealth.HEALTHY), SessionHealth.DEGRADED
-        )
-        self._recompute_health()
-
     def _recompute_health(self) -> None:
         """Health is the worst level among the limits; a change is an event."""
         health = max(self._limit_health.values(), default=SessionHealth.HEALTHY)
         if health is not self.health:
             old, self.health = self.health, health
             self.events.record(
-                EventType.HEALTH_CHANGED,
-                f"health {old.name.lower()} -> {health.name.lower()}",
-                old=old.name,
-                new=health.name,
+                EventType.HEALTH_CHANGED, f"health {old} -> {health}", old=old.name, new=health.name
             )
 
-    # -- used by the device and the manager --------------------------------------------
+    # -- driven by the device and the manager ----------------------------------------------
 
-    def _activate(self) -> None:
+    def activate(self) -> None:
+        """INITIALIZING -> ACTIVE, once the board is ready for this session."""
         self._machine.move(SessionState.ACTIVE)
         self._was_active = True
         self.events.record(EventType.STARTED, "session active")
 
-    def _suspend(self, by: str, reason: str) -> None:
-        self._machine.move(SessionState.SUSPENDED)
-        self.suspended_by = by
-        self.events.record(EventType.SUSPENDED, f"session suspended: {reason}", by=by)
+    @contextmanager
+    def calling(self) -> Iterator[None]:
+        """Mark one call of this session in flight (the idle reaper leaves it alone)."""
+        self._busy_calls += 1
+        try:
+            yield
+        finally:
+            self._busy_calls -= 1
+            self.last_activity = time.monotonic()
 
-    def _resume_after_reconnect(self) -> None:
+    def link_lost(self, reason: str, error: BaseException | None = None) -> None:
+        """The board went away: an ACTIVE session is suspended until it comes back."""
+        if self.state is not SessionState.ACTIVE:
+            return
+        if error is not None:
+            self._record_error(error)
+        self._suspend("link", reason)
+
+    def link_restored(self) -> None:
         """Back to ACTIVE after a reconnect, unless the user suspended this session."""
         link_suspended = self.state is SessionState.SUSPENDED and self.suspended_by == "link"
         if link_suspended or self.state is SessionState.ERROR:
@@ -226,53 +316,75 @@ class DeviceSession:
             self.suspended_by = None
             self.events.record(EventType.RESUMED, "session resumed after reconnecting")
 
-    def _record_error(self, error: BaseException) -> None:
-        self.events.record(
-            EventType.ERROR_OCCURRED, f"{type(error).__name__}: {error}", error=type(error).__name__
-        )
-
-    def _fail(self, error: BaseException) -> None:
+    def fail(self, error: BaseException) -> None:
+        """Opening or recovering failed: record why and move to ERROR."""
         self._record_error(error)
         if SessionState.ERROR in self.state.next_states():
             self._machine.move(SessionState.ERROR)
 
-    def _terminate(self) -> None:
-        """Stop this session's threads and clean its resources; raise every failure at the end.
+    def capabilities_changed(self, capabilities: DeviceCapabilities) -> None:
+        """Tell the listeners the board's capabilities changed."""
+        for listener in list(self._listeners):
+            callback = getattr(listener, "capabilities_changed", None)
+            if callback is None:
+                continue
+            try:
+                callback(capabilities)
+            except Exception:
+                log.exception("session listener %r failed on capabilities_changed", listener)
 
-        Only one caller terminates; a concurrent one waits for it and returns.
-        The board calls made here belong to this session, from this thread only.
+    def terminate(self) -> list[Exception]:
+        """Stop this session's threads and clean its resources; return every problem.
+
+        Its manager calls this (end a session with :meth:`end` or
+        ``SessionManager.end``). Only one caller terminates; a concurrent one
+        waits for it and returns. The board calls made here belong to this
+        session, from this thread only.
         """
+        failures: list[Exception] = []
         with self._end_lock:
             if self.state.is_final:
-                return
-            from belayfw.session.manager import cleanup_for
-
-            failures: list[Exception] = []
+                return failures
             reached_active = self._was_active
             if self.state is SessionState.INITIALIZING:
                 self._machine.move(SessionState.TERMINATED)
             else:
                 self._machine.move(SessionState.TERMINATING)
-                with cleanup_for(self), self.device._lock:
+                with maintaining(self), self.device.hold():
                     # Threads stop and teardowns run first, then resources are cleaned
                     # (they may still use board code), then the code may be purged.
                     if reached_active:
-                        failures.extend(self.device._stop_session_work(self))
+                        failures.extend(self.device.stop_threads(self))
+                        if self.primary:
+                            failures.extend(self.device.run_teardowns())
                     try:
                         self.resources.cleanup()
                     except ResourceCleanupError as group:
                         failures.extend(group.exceptions)
-                    if reached_active:
-                        failures.extend(self.device._release_session_code(self))
+                    if reached_active and self.primary and self.options.purge_on_end:
+                        purge_failures = self.device.purge_code()
+                        if not purge_failures:
+                            self.resources.forget_methods()
+                        failures.extend(purge_failures)
                 self._machine.move(SessionState.TERMINATED)
             self.suspended_by = None
             self.events.record(
                 EventType.TERMINATED,
                 "session ended" + (f" with {len(failures)} cleanup failure(s)" if failures else ""),
             )
-        if failures:
-            message = f"ending session {self.id} left {len(failures)} problem(s)"
-            raise ResourceCleanupError(message, failures)
+        return failures
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _suspend(self, by: str, reason: str) -> None:
+        self._machine.move(SessionState.SUSPENDED)
+        self.suspended_by = by
+        self.events.record(EventType.SUSPENDED, f"session suspended: {reason}", by=by)
+
+    def _record_error(self, error: BaseException) -> None:
+        self.events.record(
+            EventType.ERROR_OCCURRED, f"{type(error).__name__}: {error}", error=type(error).__name__
+        )
 
     def _state_changed(self, old: SessionState, new: SessionState) -> None:
         for listener in list(self._listeners):
@@ -283,16 +395,6 @@ class DeviceSession:
                 callback(old, new)
             except Exception:
                 log.exception("session listener %r failed on state_changed", listener)
-
-    def _capabilities_changed(self, capabilities: DeviceCapabilities) -> None:
-        for listener in list(self._listeners):
-            callback = getattr(listener, "capabilities_changed", None)
-            if callback is None:
-                continue
-            try:
-                callback(capabilities)
-            except Exception:
-                log.exception("session listener %r failed on capabilities_changed", listener)
 
     def __repr__(self) -> str:
         return f"<DeviceSession {self.id} {self.state.name} on {self.device.port!r}>"

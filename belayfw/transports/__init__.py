@@ -17,9 +17,24 @@ TransportFactory = Callable[[str], Transport]
 _schemes: dict[str, TransportFactory] = {}
 
 
-def register_scheme(scheme: str, factory: TransportFactory) -> None:
-    """Make port strings ``"<scheme>"`` and ``"<scheme>:..."`` open with ``factory(port)``."""
-    _schemes[scheme.lower()] = factory
+def register_scheme(scheme: str, factory: TransportFactory, *, replace: bool = False) -> None:
+    """Make port strings ``"<scheme>"`` and ``"<scheme>:..."`` open with ``factory(port)``.
+
+    A scheme registered already is refused (two packages claiming one scheme
+    would otherwise silently take turns) unless ``replace`` is True.
+    """
+    key = scheme.lower()
+    if key in _schemes and not replace:
+        raise ValueError(
+            f"transport scheme {key!r} is registered already; pass replace=True to "
+            "override it, or unregister_scheme() it first"
+        )
+    _schemes[key] = factory
+
+
+def unregister_scheme(scheme: str) -> None:
+    """Forget a scheme registered with :func:`register_scheme` (no error if unknown)."""
+    _schemes.pop(scheme.lower(), None)
 
 
 def scheme_of(port: str) -> str | None:
@@ -50,4 +65,11 @@ def _register_builtin() -> None:
 
 _register_builtin()
 
-__all__ = ["Transport", "TransportFactory", "open_transport", "register_scheme", "scheme_of"]
+__all__ = [
+    "Transport",
+    "TransportFactory",
+    "open_transport",
+    "register_scheme",
+    "scheme_of",
+    "unregister_scheme",
+]

@@ -6,6 +6,7 @@ operations, which keeps real ports, the emulator and test doubles interchangeabl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 
@@ -29,6 +30,18 @@ class Transport(Protocol):
     #: True when large code must go in raw-paste mode, whose flow control keeps a
     #: board's UART buffer from overflowing. A pty never drops input: False there.
     prefers_raw_paste: bool
+    #: True when the board's id survives a restart, so what was learnt about it may
+    #: be kept on disk (real hardware). False for each emulator process.
+    lasting_identity: bool
+
+    @property
+    def wakeup(self) -> Callable[[], None] | None:
+        """Makes a ``read`` waiting in another thread return early; None if it cannot.
+
+        With it, the reading thread sends an interrupt itself, right after a last
+        look, so the interrupt cannot arrive after the command has finished.
+        """
+        ...
 
     def write(self, data: bytes) -> None: ...
 

@@ -40,6 +40,8 @@ class ScriptedTransport:
 
     interrupt_on_entry = False
     prefers_raw_paste = True
+    lasting_identity = False  # nothing learnt about a scripted board is kept on disk
+    wakeup = None  # an interrupt is recorded at once (see ``interrupts``)
 
     def __init__(self, script: Iterable[Step], *, description: str = "scripted") -> None:
         self.description = description

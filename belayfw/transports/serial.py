@@ -27,6 +27,8 @@ class SerialTransport:
 
     interrupt_on_entry = True
     prefers_raw_paste = True
+    lasting_identity = True
+    wakeup = None  # reads wait in short slices: an interrupt goes out directly
 
     def __init__(self, port: str, *, baudrate: int = 115200) -> None:
         self.description = port
