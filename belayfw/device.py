@@ -1,46 +1,31 @@
 """``Device``: one board, opened like a file, programmed with marked methods.
 
-Subclass it and mark methods with ``@task``, ``@thread``, ``@setup`` and
-``@teardown``: they run on the board. The metaclass collects them (definition
-order, through inheritance and mixins, overridable by name) and prepares their
-board source once per class. Opening a device opens its primary session,
-deploys only what the board does not already hold (by code hash) and runs the
-autoinit setups. Closing it ends every session on it: threads stopped and
-confirmed, teardowns run, resources cleaned, link closed.
-
-``Device`` is a facade: it opens, closes and reconnects the link, runs
-``exec``/``eval``, and hands out what other modules own (sessions, capabilities,
-threads). It implements the small public protocols its parts depend on
-(:class:`~belayfw.executors.base.BoardCaller`,
-:class:`~belayfw.session.session.SessionBoard`,
-:class:`~belayfw.decorators.MethodRunner`); none of them imports this module.
+``Device`` is a facade. It opens, closes and reconnects the link, runs
+``exec``/``eval``, and hands out what other modules own: the class's board
+program (:mod:`belayfw.executors.program`), sessions (:mod:`belayfw.session`),
+capabilities and board threads. It implements the small public protocols those
+parts depend on (``BoardCaller``, ``SessionBoard``, ``MethodRunner``), so none
+of them imports this module (see docs/architecture.md).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import warnings
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from types import MappingProxyType, TracebackType
-from typing import Any, ClassVar, Self, TypeVar
+from types import TracebackType
+from typing import Any, ClassVar, Self
 
-from belayfw import codec, source
+from belayfw.board_class import DeviceMeta
 from belayfw.connection import Connection, print_to_stdout
-from belayfw.decorators import BoardMethod, Kind
-from belayfw.deploy import deploy_missing
+from belayfw.decorators import BoardMethod
+from belayfw.deprecation import renamed
 from belayfw.discovery import resolve_port
-from belayfw.errors import (
-    BelayError,
-    DeviceDisconnected,
-    DeviceError,
-    ResourceCleanupError,
-    SessionError,
-)
-from belayfw.executors import SetupExecutor, TaskExecutor, TeardownExecutor, ThreadExecutor
+from belayfw.errors import DeviceError, ResourceCleanupError
 from belayfw.executors.base import INTERNAL_TIMEOUT
+from belayfw.executors.program import BoardProgram
 from belayfw.executors.thread import ThreadHandle
+from belayfw.link import BoardLink
 from belayfw.output import BoardFrames
 from belayfw.protocol import LinkStats
 from belayfw.recovery import CircuitBreaker, reconnect_with_backoff
@@ -49,60 +34,12 @@ from belayfw.session.capabilities import DeviceCapabilities, detect
 from belayfw.session.capability_keeper import CapabilityKeeper
 from belayfw.session.lifecycle import SessionState
 from belayfw.session.manager import SessionManager, default_manager
-from belayfw.session.routing import not_open, session_for_call
-from belayfw.session.session import DeviceSession, maintaining
+from belayfw.session.routing import session_for_call
+from belayfw.session.session import DeviceSession
 from belayfw.source import BoardSource
 from belayfw.transports.base import Transport
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
-
-
-class DeviceMeta(type):
-    """Collects a class's board methods and builds their board source at definition time."""
-
-    __board_methods__: Mapping[str, BoardMethod]
-    __board_sources__: Mapping[str, BoardSource]
-
-    def __new__(
-        mcls, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kwargs: Any
-    ) -> DeviceMeta:
-        minify = kwargs.pop("minify", None)
-        cls = super().__new__(mcls, name, bases, namespace, **kwargs)
-        if minify is None:
-            minify = getattr(cls, "__minify__", False)
-        cls.__minify__ = bool(minify)  # type: ignore[attr-defined]
-        methods: dict[str, BoardMethod] = {}
-        for klass in reversed(cls.__mro__):
-            for attribute, value in vars(klass).items():
-                if isinstance(value, BoardMethod):
-                    methods[attribute] = value  # an override keeps the original position
-                elif attribute in methods:
-                    del methods[attribute]  # overridden by a plain host attribute
-        reserved = _RESERVED_NAMES.intersection(methods) if methods else set()
-        if reserved:
-            raise ValueError(
-                f"{name}: board method name(s) {sorted(reserved)} would hide Device's own API"
-            )
-        cls.__board_methods__ = MappingProxyType(methods)
-        cls.__board_sources__ = MappingProxyType(
-            {
-                attribute: _board_source(method, attribute, bool(minify))
-                for attribute, method in methods.items()
-            }
-        )
-        return cls
-
-
-def _board_source(method: BoardMethod, name: str, minify: bool) -> BoardSource:
-    return source.extract(
-        method.function,
-        name,
-        body_only=method.kind is Kind.SETUP,
-        instrument_thread=method.kind is Kind.THREAD,
-        minify=minify,
-    )
 
 
 class Device(metaclass=DeviceMeta):
@@ -126,6 +63,10 @@ class Device(metaclass=DeviceMeta):
 
     __board_methods__: ClassVar[Mapping[str, BoardMethod]]
     __board_sources__: ClassVar[Mapping[str, BoardSource]]
+    #: Instance attributes of the API; with the methods, board methods may not use them.
+    __device_api__ = frozenset(
+        {"port", "timeout", "setup_timeout", "teardown_timeout", "manager", "deployed_bytes"}
+    )
 
     def __init__(
         self,
@@ -151,10 +92,7 @@ class Device(metaclass=DeviceMeta):
         self._output = output or print_to_stdout
         self._transport = transport
         self._primary: DeviceSession | None = None
-        self._connection: Connection | None = None
-        # One lock for calls, opening, closing and reconnecting: a single order, no deadlock.
-        self._lock = threading.RLock()
-        self._busy_thread: int | None = None
+        self._board = BoardLink(self, lambda: self.manager.sessions_of(self), self._map_error)
         options = self.manager.options
         self._breaker = CircuitBreaker(options.reconnect_attempts, options.reconnect_cooldown)
         self._capabilities = CapabilityKeeper(
@@ -162,11 +100,14 @@ class Device(metaclass=DeviceMeta):
             use_cache=options.cache_capabilities,
             on_change=self._capabilities_changed,
         )
-        self._frames = BoardFrames(self._output, self._thread_failed)
-        self._tasks = TaskExecutor(self)
-        self._threads = ThreadExecutor(self)
-        self._setups = SetupExecutor(self)
-        self._teardowns = TeardownExecutor(self)
+        self._program = BoardProgram(
+            self.port,
+            self,
+            self.__board_methods__,
+            self.__board_sources__,
+            lambda: session_for_call(self),
+        )
+        self._frames = BoardFrames(self._output, self._program.thread_failed)
         if open:
             self.open()
 
@@ -174,24 +115,11 @@ class Device(metaclass=DeviceMeta):
 
     def open(self) -> Self:
         """Connect, deploy what the board lacks, run autoinit setups (no-op when open)."""
-        with self._lock:
-            if self.is_open:
-                return self
-            stale = self._primary  # left behind by a failed reconnect
-            if stale is not None and not stale.state.is_final:
-                for problem in self.manager.terminate(stale):
-                    log.warning("retiring the previous session of %s: %s", self.port, problem)
-            session = self._primary = self.manager.create(self, primary=True)
-            try:
-                with maintaining(session):
+        with self._board.lock:
+            if not self.is_open:
+                with self.manager.opening(self, on_failure=self._abandon) as session:
+                    self._primary = session
                     self._connect(session, restoring=False)
-                session.activate()
-            except BaseException as error:
-                self._abandon()
-                session.fail(error)
-                for problem in self.manager.terminate(session):  # nothing ran yet: normally none
-                    error.add_note(f"belayfw: while giving up the session: {problem}")
-                raise
         return self
 
     def close(self) -> None:
@@ -212,7 +140,7 @@ class Device(metaclass=DeviceMeta):
     def is_open(self) -> bool:
         session = self._primary
         return (
-            self._connection is not None
+            self._board.connection is not None
             and session is not None
             and not session.state.is_final
             and session.state is not SessionState.INITIALIZING
@@ -225,30 +153,17 @@ class Device(metaclass=DeviceMeta):
         refuses attempts (``CircuitOpen``) after repeated failures, so a dead
         board is not hammered. Suspended sessions return to ACTIVE.
         """
-        with self._lock:
-            primary = self._primary
-            if primary is None or primary.state.is_final:
-                raise SessionError(f"{self.port} is not open; call open()")
-            sessions = [s for s in self.manager.sessions_of(self) if not s.state.is_final]
-            for session in sessions:
-                session.link_lost("reconnecting")
-            try:
-                with maintaining(primary):
-                    reconnect_with_backoff(
-                        self.port,
-                        self._breaker,
-                        attempts,
-                        connect=lambda: self._connect(primary, restoring=True),
-                        drop=self._abandon,
-                    )
-            except BaseException as error:
-                # Whatever stopped it (the link, the breaker, a setup), nothing is resumed.
-                self._abandon()
-                for session in sessions:
-                    session.fail(error)
-                raise
-            for session in sessions:
-                session.link_restored()
+        with (
+            self._board.lock,
+            self.manager.reconnecting(self, on_failure=self._abandon) as primary,
+        ):
+            reconnect_with_backoff(
+                self.port,
+                self._breaker,
+                attempts,
+                connect=lambda: self._connect(primary, restoring=True),
+                drop=self._abandon,
+            )
 
     def __enter__(self) -> Self:
         return self.open()
@@ -275,11 +190,11 @@ class Device(metaclass=DeviceMeta):
 
     def exec(self, code: str, timeout: float | None = None) -> str:
         """Run statements on the board at global scope; return what they printed."""
-        return self._use_link(lambda link: link.run(code, timeout=self._timeout(timeout)))
+        return self._board.use(lambda link: link.run(code, timeout=self._timeout(timeout)))
 
     def eval(self, expression: str, timeout: float | None = None) -> Any:
         """Evaluate an expression on the board and return its value."""
-        return self._use_link(
+        return self._board.use(
             lambda link: link.evaluate(expression, timeout=self._timeout(timeout))
         )
 
@@ -289,8 +204,7 @@ class Device(metaclass=DeviceMeta):
         Returns False when no board code was running: nothing is sent then,
         since a stray interrupt can reset some boards.
         """
-        connection = self._connection
-        return connection.interrupt() if connection is not None else False
+        return self._board.interrupt()
 
     # -- what other modules own --------------------------------------------------------------
 
@@ -302,13 +216,8 @@ class Device(metaclass=DeviceMeta):
         """
         return self._primary
 
-    @property
-    def session(self) -> DeviceSession | None:
-        """Deprecated name of :attr:`primary_session`."""
-        warnings.warn(
-            "Device.session is now Device.primary_session", DeprecationWarning, stacklevel=2
-        )
-        return self._primary
+    #: Deprecated name of :attr:`primary_session`.
+    session = renamed("primary_session")
 
     @property
     def link_stats(self) -> LinkStats:
@@ -318,22 +227,17 @@ class Device(metaclass=DeviceMeta):
     @property
     def threads(self) -> list[ThreadHandle]:
         """Handles of every board thread this device started."""
-        return self._threads.handles
+        return self._program.threads.handles
 
     @property
     def capabilities(self) -> DeviceCapabilities:
         """What the board is and can do (detected once per board, then cached)."""
-        current = self._capabilities.current
-        if current is None:
-            raise DeviceDisconnected(
-                f"{self.port} is not open; capabilities are read when it opens"
-            )
-        return current
+        return self._capabilities.require(self.port)
 
     def refresh_capabilities(self) -> DeviceCapabilities:
         """Detect the board's capabilities again, update the cache and tell listeners."""
         lasting = self._link.transport.lasting_identity
-        detected = self._use_link(lambda link: detect(_internal_call(link), link.board_id))
+        detected = self._board.use(lambda link: detect(_internal_call(link), link.board_id))
         self._capabilities.adopt(detected, lasting=lasting)
         return detected
 
@@ -343,147 +247,70 @@ class Device(metaclass=DeviceMeta):
         self, method: BoardMethod, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         """Run one of this class's board methods (what ``device.name(...)`` does)."""
-        kind = method.kind
-        if kind is Kind.TASK:
-            return self._tasks.call(method, args, kwargs)
-        if kind is Kind.THREAD:
-            return self._threads.call(method, args, kwargs, session_for_call(self))
-        if kind is Kind.SETUP:
-            return self._setups.call(method, args, kwargs)
-        return self._teardowns.call(method, args, kwargs)
+        return self._program.run(method, args, kwargs)
 
     def board_call(self, command: str, timeout: float | None = None) -> Any:
         """Run a prepared ``_bfw_c(...)`` command; board errors map to host lines."""
-        return self._use_link(lambda link: link.call(command, timeout=timeout))
+        return self._board.use(lambda link: link.call(command, timeout=timeout))
 
     def board_error(self, type_name: str, message: str, traceback: str) -> DeviceError:
         """A board exception with its frames mapped to host files and lines."""
-        mapped = source.map_traceback(traceback, dict(self.__board_sources__))
-        return DeviceError(type_name, message, mapped)
+        return self._program.board_error(type_name, message, traceback)
 
     def hold(self) -> AbstractContextManager[object]:
         """Keep every other caller off the board for a sequence of calls."""
-        return self._lock
+        return self._board.lock
 
     def stop_threads(self, session: DeviceSession) -> list[Exception]:
         """Stop the board threads ``session`` started and confirm it; return the problems."""
-        owned = [h for h in self._threads.handles if h.session is session]
-        if not any(handle.state_known_running for handle in owned):
-            return []
-        if not self._usable():
-            return [DeviceDisconnected(f"{self.port}: the link is gone; threads not stopped")]
-        timeout = session.options.thread_stop_timeout
-        try:
-            survivors = self._threads.stop(owned, timeout)
-        except BelayError as error:
-            return [error]
-        return [
-            DeviceError(
-                "ThreadStillRunning",
-                f"board thread {h.name!r} (id {h.id}) did not stop within {timeout:g} s",
-            )
-            for h in survivors
-        ]
+        return self._program.stop_threads(session, usable=self._board.usable)
 
     def run_teardowns(self) -> list[Exception]:
         """Run the teardowns (reverse order), all of them; return the failures."""
-        teardowns = [m for m in self.__board_methods__.values() if m.kind is Kind.TEARDOWN]
-        if not teardowns:
-            return []
-        if not self._usable():
-            return [DeviceDisconnected(f"{self.port}: the link is gone; teardowns did not run")]
-        try:
-            return list(self._teardowns.run_all(teardowns))
-        except BelayError as error:
-            return [error]
+        return self._program.run_teardowns(usable=self._board.usable)
 
     def purge_code(self) -> list[Exception]:
         """Remove this class's methods from the board; return the problem, if any."""
-        names = list(self.__board_sources__)
-        if not names or not self._usable():
-            return []
-        try:
-            self.board_call(f"_bfw_c(_bfw_purge,{codec.encode(names)})", INTERNAL_TIMEOUT)
-        except BelayError as error:
-            return [error]
-        return []
+        return self._program.purge(usable=self._board.usable)
 
     # -- internals ---------------------------------------------------------------------------
-
-    def _use_link(self, operation: Callable[[Connection], T]) -> T:
-        """Run ``operation`` on the link for the current session, serialised with other calls."""
-        with self._lock:
-            session = session_for_call(self)
-            link = self._link
-            self._busy_thread = threading.get_ident()
-            try:
-                with session.calling():
-                    return operation(link)
-            except DeviceError as error:
-                raise self.board_error(
-                    error.type_name, error.message, error.board_traceback
-                ) from None
-            except DeviceDisconnected as error:
-                for each in self.manager.sessions_of(self):
-                    each.link_lost(str(error.args[0]), error)
-                raise
-            finally:
-                self._busy_thread = None
 
     def _connect(self, primary: DeviceSession, *, restoring: bool) -> None:
         """Open a link and make the board ready: code, capabilities, setups (and threads)."""
         transport, self._transport = self._transport, None
-        link = self._connection = Connection(
-            self.port, on_output=self._output, on_frame=self._frames, transport=transport
+        link = self._board.connect(
+            self.port, output=self._output, frames=self._frames, transport=transport
         )
         board_was_reset = link.runtime_stale
-        self.deployed_bytes = deploy_missing(
-            link, self.__board_sources__, self.__board_methods__, primary
-        )
+        self.deployed_bytes = self._program.deploy(link, primary)
         # Detection uses the runtime just made sure of.
         lasting = link.transport.lasting_identity
         self._capabilities.load(_internal_call(link), link.board_id, lasting=lasting)
-        setups = [method for method in self.__board_methods__.values() if method.kind is Kind.SETUP]
-        self._setups.run_autoinit(setups)
+        self._program.run_autoinit()
         primary.check_health(free_memory=link.free_memory)
-        if not restoring:
-            return
-        primary.record_event(
-            f"reconnected; {self.deployed_bytes} bytes of code sent", redeployed=self.deployed_bytes
-        )
-        if not board_was_reset:
-            self._threads.refresh_states()  # a board that kept its RAM kept its threads
-        else:
-            self._threads.mark_lost()
-        for handle in self._threads.restart_marked():
-            handle.session.record_event(f"thread {handle.name} restarted", thread=handle.id)
+        if restoring:
+            sent = self.deployed_bytes
+            primary.record_event(f"reconnected; {sent} bytes of code sent", redeployed=sent)
+            for handle in self._program.restore_threads(board_was_reset):
+                handle.session.record_event(f"thread {handle.name} restarted", thread=handle.id)
 
     def _shutdown(self) -> list[Exception]:
-        busy = self._busy_thread
-        if busy is not None and busy != threading.get_ident():
-            self.interrupt()  # a call running in another host thread
-        with self._lock:
+        self._board.interrupt_other_caller()
+        with self._board.lock:
             primary = self._primary
             if primary is None or primary.state.is_final:
                 self._abandon()
                 return []
             errors = self.manager.terminate_all(self)
             self._abandon()
-            self._tasks.clear_cache()
+            self._program.tasks.clear_cache()
         return errors
 
     def _abandon(self) -> None:
-        """Drop the link without talking to the board any more."""
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            connection.close()
+        self._board.drop()
 
-    def _usable(self) -> bool:
-        connection = self._connection
-        return connection is not None and connection.usable
-
-    def _thread_failed(self, thread_id: int, type_name: str, message: str, tb: str) -> None:
-        self._threads.on_failure(thread_id, self.board_error(type_name, message, tb))
+    def _map_error(self, error: DeviceError) -> DeviceError:
+        return self.board_error(error.type_name, error.message, error.board_traceback)
 
     def _capabilities_changed(self, capabilities: DeviceCapabilities) -> None:
         for session in self.manager.sessions_of(self):
@@ -491,10 +318,7 @@ class Device(metaclass=DeviceMeta):
 
     @property
     def _link(self) -> Connection:
-        connection = self._connection
-        if connection is None:
-            raise not_open(self)
-        return connection
+        return self._board.current
 
     def _timeout(self, timeout: float | None) -> float | None:
         return self.timeout if timeout is None else timeout
@@ -502,13 +326,3 @@ class Device(metaclass=DeviceMeta):
 
 def _internal_call(link: Connection) -> Callable[[str], Any]:
     return lambda command: link.call(command, timeout=INTERNAL_TIMEOUT)
-
-
-_RESERVED_NAMES = frozenset(name for name in vars(Device) if not name.startswith("__")) | {
-    "port",
-    "timeout",
-    "setup_timeout",
-    "teardown_timeout",
-    "manager",
-    "deployed_bytes",
-}

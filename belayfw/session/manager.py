@@ -18,13 +18,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from belayfw.deprecation import renamed
 from belayfw.errors import BelayError, ResourceCleanupError, SessionError, SessionLimitExceeded
 from belayfw.session.capabilities import CapabilityCache
 from belayfw.session.lifecycle import SessionState
@@ -130,12 +130,59 @@ class SessionManager:
             if opened_here:
                 device.close()
 
-    def session(self, device: SessionBoard) -> Any:
-        """Deprecated name of :meth:`new_session`."""
-        warnings.warn(
-            "SessionManager.session() is now new_session()", DeprecationWarning, stacklevel=2
-        )
-        return self.new_session(device)
+    #: Deprecated name of :meth:`new_session`.
+    session = renamed("new_session")
+
+    @contextmanager
+    def opening(
+        self, device: SessionBoard, *, on_failure: Callable[[], None]
+    ) -> Iterator[DeviceSession]:
+        """A device's new primary session, ACTIVE once the block has readied the board.
+
+        A primary session a failed reconnect left behind is ended first. If the
+        block fails, ``on_failure`` drops the link and the session is ended.
+        """
+        stale = device.primary_session
+        if stale is not None and not stale.state.is_final:
+            for problem in self.terminate(stale):
+                log.warning("retiring the previous session of %s: %s", device.port, problem)
+        session = self.create(device, primary=True)
+        try:
+            with maintaining(session):
+                yield session
+            session.activate()
+        except BaseException as error:
+            on_failure()
+            session.fail(error)
+            for problem in self.terminate(session):  # nothing ran yet: normally none
+                error.add_note(f"belayfw: while giving up the session: {problem}")
+            raise
+
+    @contextmanager
+    def reconnecting(
+        self, device: SessionBoard, *, on_failure: Callable[[], None]
+    ) -> Iterator[DeviceSession]:
+        """The device's live sessions wait (SUSPENDED) while the block brings the board back.
+
+        They return to ACTIVE after it; if it fails, ``on_failure`` drops the
+        link and they move to ERROR, whatever stopped it.
+        """
+        primary = device.primary_session
+        if primary is None or primary.state.is_final:
+            raise SessionError(f"{device.port} is not open; call open()")
+        sessions = [s for s in self.sessions_of(device) if not s.state.is_final]
+        for session in sessions:
+            session.link_lost("reconnecting")
+        try:
+            with maintaining(primary):
+                yield primary
+        except BaseException as error:
+            on_failure()
+            for session in sessions:
+                session.fail(error)
+            raise
+        for session in sessions:
+            session.link_restored()
 
     def get_or_create(self, device: SessionBoard) -> DeviceSession:
         """The session current calls on ``device`` belong to, opening the device if needed."""

@@ -1,0 +1,132 @@
+"""A device class's board program on one board: its code and the four executors.
+
+``Device`` hands its board methods to a :class:`BoardProgram`: it sends the
+code the board lacks, runs each kind of method through its executor, and does
+the board work sessions ask for when they end (stop threads, run teardowns,
+purge the code). It talks to the board only through a
+:class:`~belayfw.executors.base.BoardCaller`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from belayfw import codec, source
+from belayfw.connection import Connection
+from belayfw.decorators import BoardMethod, Kind
+from belayfw.deploy import deploy_missing
+from belayfw.errors import BelayError, DeviceDisconnected, DeviceError
+from belayfw.executors.base import INTERNAL_TIMEOUT, BoardCaller
+from belayfw.executors.setup import SetupExecutor
+from belayfw.executors.task import TaskExecutor
+from belayfw.executors.teardown import TeardownExecutor
+from belayfw.executors.thread import ThreadExecutor, ThreadHandle
+from belayfw.source import BoardSource
+
+if TYPE_CHECKING:
+    from belayfw.session.session import DeviceSession
+
+
+class BoardProgram:
+    """Runs one device's board methods; ``session_for_call`` names a new thread's session."""
+
+    def __init__(
+        self,
+        port: str,
+        caller: BoardCaller,
+        methods: Mapping[str, BoardMethod],
+        sources: Mapping[str, BoardSource],
+        session_for_call: Callable[[], DeviceSession],
+    ) -> None:
+        self.port = port
+        self.methods = methods
+        self.sources = sources
+        self._caller = caller
+        self._session_for_call = session_for_call
+        self.tasks = TaskExecutor(caller)
+        self.threads = ThreadExecutor(caller)
+        self.setups = SetupExecutor(caller)
+        self.teardowns = TeardownExecutor(caller)
+
+    def run(self, method: BoardMethod, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Run one board method through the executor of its kind."""
+        kind = method.kind
+        if kind is Kind.TASK:
+            return self.tasks.call(method, args, kwargs)
+        if kind is Kind.THREAD:
+            return self.threads.call(method, args, kwargs, self._session_for_call())
+        if kind is Kind.SETUP:
+            return self.setups.call(method, args, kwargs)
+        return self.teardowns.call(method, args, kwargs)
+
+    def deploy(self, link: Connection, session: DeviceSession) -> int:
+        """Send the code the board lacks (recorded in ``session``); returns bytes sent."""
+        return deploy_missing(link, self.sources, self.methods, session)
+
+    def run_autoinit(self) -> None:
+        self.setups.run_autoinit(self._of_kind(Kind.SETUP))
+
+    def restore_threads(self, board_was_reset: bool) -> list[ThreadHandle]:
+        """After a reconnect: re-read or mark lost the threads; restart the marked ones."""
+        if board_was_reset:
+            self.threads.mark_lost()
+        else:
+            self.threads.refresh_states()  # a board that kept its RAM kept its threads
+        return self.threads.restart_marked()
+
+    def board_error(self, type_name: str, message: str, traceback: str) -> DeviceError:
+        """A board exception with its frames mapped to host files and lines."""
+        return DeviceError(type_name, message, source.map_traceback(traceback, dict(self.sources)))
+
+    def thread_failed(self, thread_id: int, type_name: str, message: str, traceback: str) -> None:
+        """The board reported a thread's unhandled exception."""
+        self.threads.on_failure(thread_id, self.board_error(type_name, message, traceback))
+
+    # -- what ending sessions ask for ---------------------------------------------------
+
+    def stop_threads(self, session: DeviceSession, *, usable: bool) -> list[Exception]:
+        """Stop the board threads ``session`` started and confirm it; return the problems."""
+        owned = [handle for handle in self.threads.handles if handle.session is session]
+        if not any(handle.state_known_running for handle in owned):
+            return []
+        if not usable:
+            return [DeviceDisconnected(f"{self.port}: the link is gone; threads not stopped")]
+        timeout = session.options.thread_stop_timeout
+        try:
+            survivors = self.threads.stop(owned, timeout)
+        except BelayError as error:
+            return [error]
+        return [
+            DeviceError(
+                "ThreadStillRunning",
+                f"board thread {handle.name!r} (id {handle.id}) did not stop within {timeout:g} s",
+            )
+            for handle in survivors
+        ]
+
+    def run_teardowns(self, *, usable: bool) -> list[Exception]:
+        """Run every teardown (reverse order); return the failures."""
+        teardowns = self._of_kind(Kind.TEARDOWN)
+        if not teardowns:
+            return []
+        if not usable:
+            return [DeviceDisconnected(f"{self.port}: the link is gone; teardowns did not run")]
+        try:
+            return list(self.teardowns.run_all(teardowns))
+        except BelayError as error:
+            return [error]
+
+    def purge(self, *, usable: bool) -> list[Exception]:
+        """Remove the program's methods from the board; return the problem, if any."""
+        names = list(self.sources)
+        if not names or not usable:
+            return []
+        try:
+            self._caller.board_call(f"_bfw_c(_bfw_purge,{codec.encode(names)})", INTERNAL_TIMEOUT)
+        except BelayError as error:
+            return [error]
+        return []
+
+    def _of_kind(self, kind: Kind) -> list[BoardMethod]:
+        return [method for method in self.methods.values() if method.kind is kind]
