@@ -130,6 +130,13 @@ class Connection:
         self._decode(response)
         return response.output
 
+    def soft_reset(self, timeout: float = 10.0) -> None:
+        """Soft-reset the board, then probe it again (its RAM, runtime included, is gone)."""
+        self.repl.soft_reset(timeout)
+        token = b"\x02" + secrets.token_hex(4).encode()
+        self.repl.parser.token = token
+        self.board_hashes = self._probe(token)
+
     def interrupt(self) -> bool:
         return self.repl.interrupt()
 

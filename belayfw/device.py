@@ -11,11 +11,13 @@ of them imports this module (see docs/architecture.md).
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
+from belayfw import reset, scripts
 from belayfw.board_class import DeviceMeta
 from belayfw.connection import Connection, print_to_stdout
 from belayfw.decorators import BoardMethod
@@ -198,6 +200,16 @@ class Device(metaclass=DeviceMeta):
             lambda link: link.evaluate(expression, timeout=self._timeout(timeout))
         )
 
+    def run_file(self, path: str | os.PathLike[str], timeout: float | None = None) -> None:
+        """Run a script file at board global scope (see :func:`belayfw.scripts.run_file`)."""
+        scripts.run_file(self, path, timeout)
+
+    def soft_reset(self) -> None:
+        """Soft-reset the board, keeping sessions (see :func:`belayfw.reset.soft_reset`)."""
+        reset.soft_reset(
+            self, self._board, lambda primary: self._make_ready(primary, restoring=True)
+        )
+
     def interrupt(self) -> bool:
         """Interrupt the board code running now (from another host thread).
 
@@ -278,10 +290,17 @@ class Device(metaclass=DeviceMeta):
     def _connect(self, primary: DeviceSession, *, restoring: bool) -> None:
         """Open a link and make the board ready: code, capabilities, setups (and threads)."""
         transport, self._transport = self._transport, None
-        link = self._board.connect(
+        self._board.connect(
             self.port, output=self._output, frames=self._frames, transport=transport
         )
+        self._make_ready(primary, restoring=restoring)
+
+    def _make_ready(self, primary: DeviceSession, *, restoring: bool) -> None:
+        """Bring the board on the open link up to date: code, capabilities, setups, threads."""
+        link = self._link
         board_was_reset = link.runtime_stale
+        if restoring:
+            self._program.tasks.clear_cache()  # cached results may describe a board now reset
         self.deployed_bytes = self._program.deploy(link, primary)
         # Detection uses the runtime just made sure of.
         lasting = link.transport.lasting_identity

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict
 
 from belayfw.errors import BelayError, DeviceDisconnected, ProtocolError, TaskTimeout
 from belayfw.response import FrameSink, OutputSink, Response, ResponseParser
-from belayfw.transports.base import Transport
+from belayfw.transports.base import Restartable, Transport
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +161,46 @@ class RawRepl:
         with self._lock:
             self._generation += 1
             yield self.transport
+
+    def soft_reset(self, timeout: float = 10.0) -> None:
+        """Soft-reset the board (its RAM is cleared) and come back to the raw-REPL prompt.
+
+        A board resets on Ctrl-D at an empty raw-REPL line and prints ``soft
+        reboot`` and the raw-REPL banner again; a transport that owns its board
+        (the emulator, see :class:`~belayfw.transports.base.Restartable`)
+        restarts it instead. Output the board prints while it boots is dropped.
+        """
+        with self._lock:
+            self._generation += 1
+            if self._broken is not None:
+                raise DeviceDisconnected(str(self._broken))
+            parser = self.parser
+            self.parser = ResponseParser(parser.token, parser.on_output, parser.on_frame)
+            try:
+                if isinstance(self.transport, Restartable):
+                    self.transport.restart()
+                    self.enter(timeout)
+                else:
+                    self._write(b"\x04")
+                    self._await_reboot(time.monotonic() + timeout)
+            except DeviceDisconnected as exc:
+                self._broken = exc
+                raise
+            self.round_trips += 1
+
+    def _await_reboot(self, deadline: float) -> None:
+        """Read until the banner that follows ``soft reboot`` (boot.py may print between)."""
+        seen = bytearray()
+        while time.monotonic() < deadline:
+            seen += self._read(deadline)
+            rebooted = seen.find(b"soft reboot")
+            if rebooted >= 0 and seen.find(RAW_REPL_BANNER, rebooted) >= 0:
+                log.debug("%s soft reset: %r", self.transport.description, bytes(seen))
+                return
+        raise ProtocolError(
+            f"{self.transport.description} did not come back from a soft reset; "
+            f"it sent {_preview(seen)}"
+        )
 
     @property
     def stats(self) -> LinkStats:

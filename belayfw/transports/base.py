@@ -56,3 +56,17 @@ class Transport(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class Restartable(Protocol):
+    """A transport that owns its board and resets it by starting it afresh.
+
+    The unix port ends where a board would soft-reset (Ctrl-D at the raw-REPL
+    prompt), so an emulator transport implements a soft reset as ``restart``:
+    the board's RAM is cleared and its files are kept, as on a board.
+    """
+
+    def restart(self) -> None:
+        """Reset the board; afterwards it starts up as after power-on (friendly REPL)."""
+        ...

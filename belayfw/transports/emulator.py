@@ -256,6 +256,38 @@ class EmulatorTransport:
         with contextlib.suppress(OSError):
             os.write(self._wake_w, b"!")
 
+    def restart(self) -> None:
+        """Soft-reset the board: a fresh process on the same sandbox (RAM cleared, files kept).
+
+        The unix port exits where a board soft-resets, so the reset is a new
+        process. Its pty master takes the old one's descriptor number, so
+        anything polling :meth:`fileno` keeps working.
+        """
+        if self._closed:
+            raise DeviceDisconnected(f"{self.description} is closed")
+        self._finalizer.detach()
+        old_process, old_watch = self._process, self._watch_w
+        with contextlib.suppress(OSError):
+            os.write(old_watch, b"k")  # its watcher must not remove the sandbox
+        if old_process.poll() is None:
+            old_process.kill()
+        old_process.wait()
+        try:
+            master, self._process, self._watch_w = self._spawn()
+        except BaseException:
+            self._finalizer = weakref.finalize(
+                self, _release, old_process, self._master, old_watch, str(self.sandbox)
+            )
+            raise
+        with contextlib.suppress(OSError):
+            os.close(old_watch)
+        os.dup2(master, self._master)
+        os.close(master)
+        self._finalizer = weakref.finalize(
+            self, _release, self._process, self._master, self._watch_w, str(self.sandbox)
+        )
+        log.debug("restarted %s (pid %d)", self.description, self.pid)
+
     def fileno(self) -> int | None:
         return None if self._closed else self._master
 
@@ -357,6 +389,10 @@ class AttachedEmulator:
 
     def wakeup(self) -> None:
         self._transport.wakeup()
+
+    def restart(self) -> None:
+        self._check()
+        self._transport.restart()
 
     def fileno(self) -> int | None:
         return None if self.detached else self._transport.fileno()

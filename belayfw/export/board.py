@@ -1,0 +1,85 @@
+"""An emulator board that behaves like a hardware board toward a serial client.
+
+The client's bytes reach the board's own pseudo-terminal unchanged, so a
+Ctrl-C interrupts running code (the terminal turns it into SIGINT) and is an
+ordinary key while the board waits for input, as on a board's UART. Where a
+board soft-resets (Ctrl-D at an empty REPL line) the unix port exits: this
+board restarts it on the same files, prints ``MPY: soft reboot`` and, if the
+client was in raw REPL, brings the new process into raw REPL too, which is
+what a board does and what mpremote waits for before every command.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from belayfw.errors import DeviceDisconnected, ProtocolError
+from belayfw.protocol import FRIENDLY_PROMPT, RAW_REPL_BANNER
+from belayfw.transports.emulator import EmulatorTransport
+
+log = logging.getLogger(__name__)
+
+SOFT_REBOOT = b"MPY: soft reboot\r\n"
+ENTER_RAW, EXIT_RAW = b"\x01", b"\x02"
+_REBOOT_SECONDS = 10.0
+
+
+class ExportedBoard:
+    """An emulator board served to one outside client at a time; it survives resets."""
+
+    def __init__(self, profile: str = "unix") -> None:
+        self.transport = EmulatorTransport(profile)
+        self.description = self.transport.description
+        self.reboots = 0
+        self._raw_mode = False  # the client's last mode switch: Ctrl-A raw, Ctrl-B friendly
+        self._lock = threading.Lock()
+
+    def write(self, data: bytes) -> None:
+        """Bytes from the client to the board (lost, as on a board, while it reboots)."""
+        with self._lock:
+            self._track_mode(data)
+            try:
+                self.transport.write(data)
+            except DeviceDisconnected:
+                log.debug("%s: input dropped while the board restarts", self.description)
+
+    def read(self, deadline: float) -> bytes:
+        """Board output for the client; a board that ended is rebooted first."""
+        try:
+            return self.transport.read(deadline)
+        except DeviceDisconnected as ended:
+            with self._lock:
+                return self._reboot(ended)
+
+    def fileno(self) -> int | None:
+        return self.transport.fileno()
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def _track_mode(self, data: bytes) -> None:
+        raw_at, friendly_at = data.rfind(ENTER_RAW), data.rfind(EXIT_RAW)
+        if raw_at != friendly_at:  # both -1 means no switch
+            self._raw_mode = raw_at > friendly_at
+
+    def _reboot(self, ended: DeviceDisconnected) -> bytes:
+        """Start the board again; return what a board prints when it soft-resets."""
+        log.info("%s: %s; restarting it (a soft reset)", self.description, ended.args[0])
+        self.transport.restart()
+        self.reboots += 1
+        if not self._raw_mode:
+            return SOFT_REBOOT  # the new process prints its banner and >>> itself
+        deadline = time.monotonic() + _REBOOT_SECONDS
+        self._read_until(FRIENDLY_PROMPT, deadline)
+        self.transport.write(ENTER_RAW)
+        self._read_until(RAW_REPL_BANNER, deadline)
+        return SOFT_REBOOT + RAW_REPL_BANNER
+
+    def _read_until(self, marker: bytes, deadline: float) -> None:
+        seen = b""
+        while marker not in seen:
+            if time.monotonic() >= deadline:
+                raise ProtocolError(f"{self.description} did not restart; it sent {seen!r}")
+            seen += self.transport.read(deadline)
