@@ -5,6 +5,7 @@ from belayfw.device import Device
 from belayfw.errors import (
     BelayError,
     CircuitOpen,
+    CommandError,
     DeviceDisconnected,
     DeviceError,
     FeatureUnavailable,
@@ -41,6 +42,7 @@ __all__ = [
     "BaseSessionResource",
     "BelayError",
     "CircuitOpen",
+    "CommandError",
     "Device",
     "DeviceCapabilities",
     "DeviceDisconnected",

@@ -9,6 +9,7 @@ that its value or exception comes back in a frame, and decode it.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import sys
 from collections.abc import Sequence
@@ -17,7 +18,7 @@ from typing import Any, NamedTuple
 from belayfw import codec
 from belayfw.board import board_source, source_hash
 from belayfw.errors import DeviceError, ProtocolError
-from belayfw.protocol import RAW_PASTE_THRESHOLD, LinkStats, RawRepl
+from belayfw.protocol import CONTROL_BYTES, RAW_PASTE_THRESHOLD, LinkStats, RawRepl
 from belayfw.response import FrameSink, OutputSink, Response
 from belayfw.transports import open_transport
 from belayfw.transports.base import Transport
@@ -73,16 +74,21 @@ class Connection:
     def _probe(self, token: bytes) -> dict[str, str]:
         """One round trip: adopt the board's frame token, learn what it holds and who it is."""
         nonce = secrets.token_hex(4)
-        probe = board_source("probe").replace("__NONCE__", nonce)
-        probe = probe.replace("__TOKEN__", token[1:].decode())
+        call_id = self.repl.next_call_id()
+        # Numbers, not string literals: the board interns every short string literal
+        # it compiles, for good, so a new one per connection would leak board memory.
+        probe = board_source("probe").replace("__NONCE__", f"0x{nonce}")
+        probe = probe.replace("__TOKEN__", f"0x{token[1:].decode()}")
+        probe = probe.replace("__ID__", str(call_id))
         parser = self.repl.parser
         parser.token = b"\x02" + nonce.encode()
         try:
-            reply = self._decode(self._execute(probe, timeout=5.0))
+            response = self.repl.execute(probe.encode(), call_id=call_id, timeout=5.0)
+            reply = self._decode(response)
         finally:
             parser.token = token
         board_token, version, hashes, unique_id, free = reply
-        if not isinstance(board_token, bytes) or not board_token.startswith(b"\x02"):
+        if not isinstance(board_token, bytes) or not _TOKEN_SHAPE.fullmatch(board_token):
             raise ProtocolError(f"board reported a malformed frame token {board_token!r}")
         parser.token = board_token
         #: The board's ``machine.unique_id()`` in hex, when it has one.
@@ -103,7 +109,7 @@ class Connection:
         if items:
             parts.append(f"_bfw_c(_bfw_d,{codec.encode([tuple(item) for item in items])})\n")
         elif parts:
-            parts.append("_bfw_r(None)\n")
+            parts.append("_bfw_c(bool)\n")
         if not parts:
             return 0
         code = "".join(parts)
@@ -121,11 +127,16 @@ class Connection:
 
     def evaluate(self, expression: str, *, timeout: float | None = None) -> Any:
         """Value of a board expression (board output is forwarded, not returned)."""
-        return self._decode(self._execute(f"_bfw_v(lambda:({expression}\n))", timeout=timeout))
+        if CONTROL_BYTES.search(expression.encode("utf-8")):
+            # Raw control bytes would cut the command: the board reads them as text.
+            command = f"_bfw_v(lambda:eval({codec.encode(expression)},globals()))"
+        else:
+            command = f"_bfw_v(lambda:({expression}\n))"
+        return self._decode(self._execute(command, timeout=timeout))
 
     def run(self, code: str, *, timeout: float | None = None) -> str:
         """Run statements at board global scope; return what they printed."""
-        wrapped = f"_bfw_v(lambda:exec({code!r},globals()))"
+        wrapped = f"_bfw_v(lambda:exec({codec.encode(code)},globals()))"
         response = self._execute(wrapped, timeout=timeout, capture=True)
         self._decode(response)
         return response.output
@@ -159,14 +170,22 @@ class Connection:
     # -- internals --------------------------------------------------------------------------
 
     def _execute(self, code: str, *, timeout: float | None, capture: bool = False) -> Response:
+        """Send ``code``, whose last statement is its one framed call, naming a fresh id."""
         data = code.encode("utf-8")
-        prefix = data[:7]
-        if prefix in _MARKED and (timeout is not None or len(data) > RAW_PASTE_THRESHOLD):
-            # Calls that may need an interrupt report when their code starts running;
-            # small calls without a timeout skip that write (see RawRepl._interruptible).
-            data = _MARKED[prefix] + data[7:]
-        marked = data.startswith((b"_bfw_cs(", b"_bfw_vs("))
-        return self.repl.execute(data, timeout=timeout, capture=capture, marked=marked)
+        # The framed call opens the command, or (after board source) its last line.
+        at = 0 if data[:7] in _MARKED else data.rfind(b"\n_bfw_c(") + 1
+        wrapper = data[at : at + 7]
+        if wrapper not in _MARKED:
+            raise ProtocolError(f"internal: command without a framed call: {code[:60]!r}")
+        # Calls that may need an interrupt report when their code starts running;
+        # small calls without a timeout skip that write (see RawRepl._interruptible).
+        marked = timeout is not None or len(data) > RAW_PASTE_THRESHOLD
+        call_id = self.repl.next_call_id()
+        head = _MARKED[wrapper] if marked else wrapper
+        data = b"%b%b%d,%b" % (data[:at], head, call_id, data[at + 7 :])
+        return self.repl.execute(
+            data, call_id=call_id, timeout=timeout, capture=capture, marked=marked
+        )
 
     def _decode(self, response: Response) -> Any:
         tag, payload = response.result_tag, response.result
@@ -184,6 +203,8 @@ class Connection:
 
 #: Wrapper prefixes and their variants that report "started" first.
 _MARKED = {b"_bfw_c(": b"_bfw_cs(", b"_bfw_v(": b"_bfw_vs("}
+#: A frame token: the frame start byte and 8 hex digits (see :meth:`Connection._probe`).
+_TOKEN_SHAPE = re.compile(rb"\x02[0-9a-f]{8}")
 
 
 def _unframed_failure(response: Response, where: str) -> Exception:

@@ -67,6 +67,12 @@ class ProtocolError(BelayError):
     suggestion = "the board may be running other firmware or another program holds the port"
 
 
+class CommandError(BelayError, ValueError):
+    """A command cannot be sent as it is (for example, it holds a raw REPL control byte)."""
+
+    suggestion = "escape control characters in code (write '\\x04', not the byte itself)"
+
+
 class SerializationError(BelayError):
     """A value cannot cross the wire as a Python literal."""
 

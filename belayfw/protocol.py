@@ -10,8 +10,11 @@ stall on a full buffer and their output reaches the host as it is printed.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
+import re
+import secrets
 import select
 import struct
 import threading
@@ -20,7 +23,7 @@ from collections.abc import Callable, Iterator
 
 from pydantic import BaseModel, ConfigDict
 
-from belayfw.errors import BelayError, DeviceDisconnected, ProtocolError, TaskTimeout
+from belayfw.errors import BelayError, CommandError, DeviceDisconnected, ProtocolError, TaskTimeout
 from belayfw.response import FrameSink, OutputSink, Response, ResponseParser
 from belayfw.transports.base import Restartable, Transport
 
@@ -35,12 +38,19 @@ UNMARKED_COMPILE_MARGIN = 0.002
 #: How long a board gets to stop after an interrupt before the next one.
 INTERRUPT_GRACE_SECONDS = 1.0
 INTERRUPT_ATTEMPTS = 3
+#: How long a call gets to finish by itself after a host Ctrl-C, before it is interrupted.
+HOST_INTERRUPT_GRACE_SECONDS = 0.1
 #: Reads never wait longer than this, so deadlines and closing are noticed.
 _READ_SLICE_SECONDS = 0.5
 _ENTRY_RETRY_SECONDS = 1.0
 _RAW_PASTE_STALL_SECONDS = 5.0
 #: The idle drainer starts reading once no command has run for this long.
 DRAIN_QUIET_SECONDS = 0.02
+#: How long a board gets to answer the ping that resynchronises the link.
+RESYNC_SECONDS = 5.0
+#: Bytes that steer the raw REPL (enter, leave, interrupt, end of input, paste mode):
+#: one inside a command would split it, so no command may carry them raw.
+CONTROL_BYTES = re.compile(rb"[\x01-\x05]")
 
 
 class LinkStats(BaseModel):
@@ -83,6 +93,11 @@ class RawRepl:
         self._closing = False
         self._drainer: threading.Thread | None = None
         self._wake_r, self._wake_w = os.pipe()
+        #: True from the moment a command is sent until its whole response is read:
+        #: while it is, the board may still answer it, and the next command resyncs first.
+        self._unsynced = False
+        # Call ids start at random, so no reply left from another host's session matches.
+        self._call_ids = itertools.count(secrets.randbelow(1 << 24) + 1)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -160,6 +175,8 @@ class RawRepl:
         """
         with self._lock:
             self._generation += 1
+            if self._unsynced:
+                self._resync()
             yield self.transport
 
     def soft_reset(self, timeout: float = 10.0) -> None:
@@ -212,19 +229,32 @@ class RawRepl:
 
     # -- commands -----------------------------------------------------------------------
 
+    def next_call_id(self) -> int:
+        """A fresh id for a command's frames (see ``board/runtime.py``)."""
+        return next(self._call_ids) & 0x3FFFFFFF  # a small int on every port
+
     def execute(
         self,
         code: bytes,
         *,
+        call_id: int,
         timeout: float | None = None,
         capture: bool = False,
         marked: bool = True,
     ) -> Response:
-        """Run ``code`` and return its response; exactly one turnaround for small code.
+        """Run ``code``, whose frames name ``call_id``, and return its response.
 
-        When ``timeout`` passes, the board is interrupted and :class:`TaskTimeout`
-        is raised once it has stopped; the link stays usable.
+        Exactly one turnaround for small code. When ``timeout`` passes, the
+        board is interrupted and :class:`TaskTimeout` is raised once it has
+        stopped; the link stays usable. A command with a raw control byte is
+        refused: the board would cut it there.
         """
+        found = CONTROL_BYTES.search(code)
+        if found is not None:
+            raise CommandError(
+                f"the command holds the raw control byte {found.group()!r} at offset "
+                f"{found.start()}, which would cut it short on the board"
+            )
         if self._owner == threading.get_ident():
             raise BelayError(
                 "the board was called from its own output callback; a callback must not "
@@ -236,7 +266,7 @@ class RawRepl:
             try:
                 self._marked = marked
                 self._small = len(code) <= RAW_PASTE_THRESHOLD
-                return self._execute_locked(code, timeout, capture)
+                return self._execute_locked(code, call_id, timeout, capture)
             finally:
                 self._owner = None
 
@@ -259,24 +289,32 @@ class RawRepl:
         wakeup()
         return True
 
-    def _execute_locked(self, code: bytes, timeout: float | None, capture: bool) -> Response:
+    def _execute_locked(
+        self, code: bytes, call_id: int, timeout: float | None, capture: bool
+    ) -> Response:
         if self._broken is not None:
             raise DeviceDisconnected(str(self._broken))
         if self._closing:
             raise DeviceDisconnected(f"{self.transport.description} is closed")
+        if self._unsynced:
+            self._resync()
         started = time.monotonic()
         deadline = None if timeout is None else started + timeout
+        # From here until the whole response is read, the exchange is open: if it
+        # ends any other way (a host Ctrl-C inside a write or a read, an error), the
+        # board may still answer it, so the next command resynchronises first.
+        self._unsynced = True
         try:
             if self.raw_paste and len(code) > RAW_PASTE_THRESHOLD:
                 try:
-                    self._send_raw_paste(code, capture)
+                    self._send_raw_paste(code, call_id, capture)
                 except ProtocolError as exc:
                     # The board is in an unknown state: nothing more can be trusted.
                     self._broken = DeviceDisconnected(f"{exc.args[0]}; the link was given up")
                     raise
             else:
                 self._write(code + b"\x04")
-                self.parser.begin(capture=capture)
+                self.parser.begin(call_id, capture=capture)
             self.round_trips += 1
             self._busy = True
             self._interrupt_requested = False
@@ -284,16 +322,64 @@ class RawRepl:
                 timed_out = self._await_response(deadline, timeout)
             finally:
                 self._busy = False
+            response = self.parser.finish()
+        except KeyboardInterrupt:
+            # The host user pressed Ctrl-C: stop the board too, then let it propagate.
+            self._stop_after_host_interrupt()
+            raise
         except DeviceDisconnected as exc:
             self._broken = exc
+            self.parser.abandon()
             raise
-        response = self.parser.finish()
+        except BaseException:
+            self.parser.abandon()
+            raise
+        self._unsynced = False
         if timed_out:
             raise TaskTimeout(
                 f"board code ran past its {timeout:g} s timeout and was interrupted",
                 timeout=timeout,
             )
         return response
+
+    def _resync(self) -> None:
+        """Bring the link back in step after an exchange that did not complete.
+
+        Whatever state the board is in (part of a command in its input, still
+        running or answering the abandoned one), it ends up reading a ping whose
+        frame names a fresh id: Ctrl-A clears a half-sent line (Ctrl-C first on a
+        real board, which also ends a half-sent raw paste; on the emulator a
+        Ctrl-C while idle would end the process), and every byte before the
+        ping's frame is dropped. One extra round trip, only after a fault.
+        """
+        call_id = self.next_call_id()
+        token = int(self.parser.token[1:], 16)
+        ping = b"print(end='\\x02%%08xr%%d:None\\x03'%%(%d,%d))" % (token, call_id)
+        prefix = b"\x03\x01" if self.transport.interrupt_on_entry else b"\x01"
+        self.parser.begin_sync(call_id)
+        dropped = self.parser.discarded
+        self._write(prefix + ping + b"\x04")
+        self.round_trips += 1
+        limit = time.monotonic() + RESYNC_SECONDS
+        try:
+            while not self.parser.done:
+                if time.monotonic() >= limit:
+                    self._broken = DeviceDisconnected(
+                        f"{self.transport.description} did not answer within "
+                        f"{RESYNC_SECONDS:g} s after an interrupted call; reconnect to go on"
+                    )
+                    raise self._broken
+                self._pump(limit)
+        except DeviceDisconnected as exc:
+            self._broken = exc
+            raise
+        self.parser.finish()
+        self._unsynced = False
+        log.debug(
+            "%s: back in step; dropped %d stale bytes",
+            self.transport.description,
+            self.parser.discarded - dropped,
+        )
 
     def _await_response(self, deadline: float | None, timeout: float | None) -> bool:
         """Read until the response is complete; returns True when it had to interrupt.
@@ -307,31 +393,26 @@ class RawRepl:
         tries = 0
         sent = 0
         next_try = 0.0
-        try:
-            while not parser.done:
-                now = time.monotonic()
-                if deadline is not None and now >= deadline:
-                    if now >= next_try:
-                        self._drain_available()  # the last look
-                        if parser.done:
-                            break
-                        if tries >= INTERRUPT_ATTEMPTS:
-                            raise self._give_up(timeout, sent)
-                        tries += 1
-                        sent += self._interrupt_if_running()
-                        next_try = now + INTERRUPT_GRACE_SECONDS
-                    wait_until = next_try
-                else:
-                    wait_until = now + _READ_SLICE_SECONDS if deadline is None else deadline
-                self._pump(min(wait_until, now + _READ_SLICE_SECONDS))
-                if self._interrupt_requested:
-                    self._interrupt_requested = False
+        while not parser.done:
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                if now >= next_try:
                     self._drain_available()  # the last look
-                    self._interrupt_if_running()
-        except KeyboardInterrupt:
-            # The host user pressed Ctrl-C: stop the board too, then let it propagate.
-            self._stop_after_host_interrupt()
-            raise
+                    if parser.done:
+                        break
+                    if tries >= INTERRUPT_ATTEMPTS:
+                        raise self._give_up(timeout, sent)
+                    tries += 1
+                    sent += self._interrupt_if_running()
+                    next_try = now + INTERRUPT_GRACE_SECONDS
+                wait_until = next_try
+            else:
+                wait_until = now + _READ_SLICE_SECONDS if deadline is None else deadline
+            self._pump(min(wait_until, now + _READ_SLICE_SECONDS))
+            if self._interrupt_requested:
+                self._interrupt_requested = False
+                self._drain_available()  # the last look
+                self._interrupt_if_running()
         return tries > 0
 
     def _interruptible(self) -> bool:
@@ -391,24 +472,29 @@ class RawRepl:
         )
 
     def _stop_after_host_interrupt(self) -> None:
+        """Stop board code the host user gave up on; the next command resyncs.
+
+        A call about to finish gets HOST_INTERRUPT_GRACE_SECONDS to do so: an
+        interrupt that lands just as the code ends would end a unix-port board.
+        The exchange is never taken as complete here (a second Ctrl-C could land
+        inside this too): the link stays marked out of step, and its parser drops
+        whatever the board still sends for the abandoned command.
+        """
         try:
-            self._drain_available()
-            self._interrupt_if_running()
-            deadline = time.monotonic() + INTERRUPT_GRACE_SECONDS
-            while not self.parser.done and time.monotonic() < deadline:
-                self._pump(deadline)
-            if self.parser.done:
-                self.parser.finish()
-            else:
-                self._broken = DeviceDisconnected(
-                    f"{self.transport.description} was left running after a host interrupt"
-                )
+            limit = time.monotonic() + HOST_INTERRUPT_GRACE_SECONDS
+            while not self.parser.done and time.monotonic() < limit:
+                self._pump(limit)
+            if not self.parser.done:
+                self._drain_available()  # the last look
+                self._interrupt_if_running()
         except DeviceDisconnected as exc:
             self._broken = exc
+        finally:
+            self.parser.abandon()
 
     # -- raw-paste mode -------------------------------------------------------------------
 
-    def _send_raw_paste(self, code: bytes, capture: bool) -> None:
+    def _send_raw_paste(self, code: bytes, call_id: int, capture: bool) -> None:
         """Send ``code`` in raw-paste mode, honouring the board's flow-control window."""
         self._write(b"\x05A\x01")
         header = self._read_until_reply(self._raw_paste_reply, "answer the raw-paste request")
@@ -419,7 +505,7 @@ class RawRepl:
             self.raw_paste = False
             self._feed_idle(after)
             self._write(code + b"\x04")
-            self.parser.begin(capture=capture)
+            self.parser.begin(call_id, capture=capture)
             return
         self._feed_idle(reply[2:-2])  # thread output between the answer and the window
         window = struct.unpack("<H", reply[-2:])[0]
@@ -443,7 +529,7 @@ class RawRepl:
         # The board acknowledges the end of data with \x04, then runs the code.
         before, _, after = self._read_until_reply(_find_paste_ack, "acknowledge raw-paste data")
         self._feed_idle(before.replace(b"\x01", b""))
-        self.parser.begin(capture=capture, raw_paste=True)
+        self.parser.begin(call_id, capture=capture, raw_paste=True)
         self._feed_idle(after)
 
     @staticmethod

@@ -9,7 +9,11 @@ two commands. The parser therefore:
   output, forwarded in stream order so a thread's line arrives whole;
 * takes results only from frames (``\\x02`` + token + tag + payload + ``\\x03``),
   which the board writes in one call each, so no print can be mistaken for a
-  result;
+  result; a call's frames begin their payload with its id (``<id>:``), and a
+  frame naming another call (left over from an abandoned one) is dropped;
+* after an abandoned exchange, drops everything until the frame of a
+  resynchronisation ping (:meth:`ResponseParser.begin_sync`), so no stale byte
+  of it reaches a later call or the user's output;
 * counts a response complete at the second ``\\x04`` and swallows the prompt
   whenever it turns up, possibly during the next command.
 """
@@ -41,6 +45,7 @@ _CALL_TAGS = RESULT_TAGS | {CONTINUATION_TAG, STARTED_TAG}
 
 class Phase(enum.Enum):
     IDLE = "idle"  # between commands: everything is output
+    SYNC = "sync"  # after an abandoned exchange: everything is dropped until the ping's frame
     AWAIT_OK = "await-ok"  # command sent in plain raw mode; the board's "OK" is next
     STDOUT = "stdout"
     STDERR = "stderr"
@@ -82,19 +87,40 @@ class ResponseParser:
         self._capture: _Capture | None = None
         self._stderr = bytearray()
         self._deliveries: list[tuple[str, Any]] = []
+        #: The prefix (``b"<id>:"``) of the frames that answer the command in progress.
+        self._call_id = _NO_CALL
+        #: Bytes dropped while resynchronising (stale replies of abandoned exchanges).
+        self.discarded = 0
         #: When the current command's OK arrived (monotonic seconds), once it has.
         self.ok_at: float | None = None
 
     # -- command boundaries ------------------------------------------------------------
 
-    def begin(self, *, capture: bool, raw_paste: bool = False) -> None:
-        """Start reading the response to a command just sent."""
+    def begin(self, call_id: int, *, capture: bool, raw_paste: bool = False) -> None:
+        """Start reading the response to command ``call_id``, just sent."""
+        self._call_id = b"%d:" % call_id
         self._response = Response()
         self._capture = _Capture() if capture else None
         self._stderr = bytearray()
         self._continuation.clear()
         self.phase = Phase.STDOUT if raw_paste else Phase.AWAIT_OK
         self.ok_at = time.monotonic() if raw_paste else None
+
+    def abandon(self) -> None:
+        """The exchange in progress will not be completed: drop whatever comes of it."""
+        self._call_id = _NO_CALL
+        self._continuation.clear()
+        self._capture = None
+        self.ok_at = None
+        self.prompt_pending = False
+        self.phase = Phase.SYNC
+
+    def begin_sync(self, call_id: int) -> None:
+        """Drop everything until the frame of ping ``call_id``, then read the ping's end."""
+        self.abandon()
+        self._response = Response()
+        self._stderr = bytearray()
+        self._call_id = b"%d:" % call_id
 
     @property
     def done(self) -> bool:
@@ -135,6 +161,7 @@ class ResponseParser:
         self._capture = None
         self._response = Response()
         self._continuation.clear()
+        self._call_id = _NO_CALL
         self.phase = Phase.IDLE
         return response
 
@@ -241,7 +268,9 @@ class ResponseParser:
         chunk = bytes(buffer[start:end])
         capture = self._capture
         phase = self.phase
-        if phase is Phase.STDERR:
+        if phase is Phase.SYNC:
+            self.discarded += len(chunk)
+        elif phase is Phase.STDERR:
             self._stderr.extend(chunk)
         elif phase is Phase.STDOUT and capture is not None:
             capture.output.append(capture.decoder.decode(chunk))
@@ -272,8 +301,18 @@ class ResponseParser:
 
     def _frame(self, tag: str, payload: bytes) -> None:
         if tag in _CALL_TAGS:
-            if self.phase is Phase.IDLE or self.phase is Phase.AWAIT_OK or self.done:
-                return  # left over from an earlier, abandoned command: not this one's
+            call_id = self._call_id
+            if not payload.startswith(call_id):
+                # Another call's frame (an abandoned one, or a foreign host's): not ours.
+                self.discarded += len(payload)
+                log.debug("dropped a frame %r of another call: %r", tag, payload[:40])
+                return
+            payload = payload[len(call_id) :]
+            phase = self.phase
+            if phase is Phase.SYNC:
+                phase = self.phase = Phase.STDOUT  # the ping answered: the link is in step
+            elif phase is Phase.IDLE or phase is Phase.AWAIT_OK or phase is Phase.DONE:
+                return  # ours cannot come before OK or after the end: a forgery; drop it
             if tag == STARTED_TAG:
                 self._response.started = True
                 return
@@ -302,6 +341,10 @@ _PHASE_MARKERS: dict[tuple[Phase, bool], tuple[bytes, ...]] = {
     for phase in Phase
     for pending in (False, True)
 }
+
+
+#: The frame prefix while no call is in progress: matches no frame (ids are digits).
+_NO_CALL = b"-"
 
 
 def _first_control(buffer: bytearray, start: int, end: int) -> int:

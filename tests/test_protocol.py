@@ -19,8 +19,12 @@ TOKEN = b"\x02cafe0001"
 BANNER = b"raw REPL; CTRL-B to exit\r\n>"
 
 
-def frame(tag: str, payload: bytes) -> bytes:
-    return TOKEN + tag.encode() + payload + b"\x03"
+#: The id of the call the scripted replies answer.
+CALL = 7
+
+
+def frame(tag: str, payload: bytes, call_id: int = CALL) -> bytes:
+    return TOKEN + tag.encode() + b"%d:" % call_id + payload + b"\x03"
 
 
 def repl_for(script, outputs: list[str] | None = None) -> tuple[RawRepl, ScriptedTransport]:
@@ -56,7 +60,7 @@ def test_real_board_gets_interrupted_before_entry() -> None:
 def test_one_write_and_one_turnaround_per_command() -> None:
     repl, transport = repl_for([BANNER, AwaitWrite(), b"OK" + frame("r", b"42") + b"\x04\x04>"])
     repl.enter(timeout=10)
-    response = repl.execute(b"_bfw_v(lambda:(42\n))", timeout=10)
+    response = repl.execute(b"_bfw_v(lambda:(42\n))", call_id=CALL, timeout=10)
     assert (response.result_tag, response.result) == ("r", b"42")
     assert transport.writes[-1] == b"_bfw_v(lambda:(42\n))\x04"
     assert repl.stats.round_trips == 1
@@ -66,9 +70,9 @@ def test_frame_cut_mid_way_then_port_vanishes() -> None:
     repl, _ = repl_for([BANNER, AwaitWrite(), b"OK" + TOKEN + b"r[1, 2,", Vanish("USB unplugged")])
     repl.enter(timeout=10)
     with pytest.raises(DeviceDisconnected, match="USB unplugged"):
-        repl.execute(b"x", timeout=10)
+        repl.execute(b"x", call_id=CALL, timeout=10)
     with pytest.raises(DeviceDisconnected, match="USB unplugged"):
-        repl.execute(b"y", timeout=10)  # the link stays marked as gone
+        repl.execute(b"y", call_id=CALL, timeout=10)  # the link stays marked as gone
 
 
 @pytest.fixture
@@ -81,11 +85,11 @@ def test_running_board_that_ignores_interrupts_is_given_up() -> None:
     repl, transport = repl_for([BANNER, AwaitWrite(), b"OK" + frame("s", b"")])
     repl.enter(timeout=10)
     with pytest.raises(TaskTimeout, match=r"after 3 tries \(3 interrupts sent\)"):
-        repl.execute(b"stuck()", timeout=0.05)
+        repl.execute(b"stuck()", call_id=CALL, timeout=0.05)
     assert transport.interrupts == 3
     assert transport.closed
     with pytest.raises(DeviceDisconnected):
-        repl.execute(b"1", timeout=10)
+        repl.execute(b"1", call_id=CALL, timeout=10)
 
 
 @pytest.mark.usefixtures("short_grace")
@@ -94,7 +98,7 @@ def test_code_that_has_not_started_is_never_interrupted() -> None:
     repl, transport = repl_for([BANNER, AwaitWrite(), b"OK"])
     repl.enter(timeout=10)
     with pytest.raises(TaskTimeout, match=r"0 interrupts sent"):
-        repl.execute(b"huge()", timeout=0.05)
+        repl.execute(b"huge()", call_id=CALL, timeout=0.05)
     assert transport.interrupts == 0
     assert repl.interrupt() is False
 
@@ -161,7 +165,7 @@ def test_parser_result_and_output_survive_any_split(noise: list[str], cuts: list
     stream += b">"  # the prompt, swallowed
     outputs: list[str] = []
     parser = ResponseParser(TOKEN, outputs.append, lambda tag, payload: None)
-    parser.begin(capture=False)
+    parser.begin(CALL, capture=False)
     points = sorted({min(cut, len(stream)) for cut in cuts} | {0, len(stream)})
     for start, end in itertools.pairwise(points):
         parser.feed(stream[start:end])

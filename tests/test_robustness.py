@@ -173,14 +173,14 @@ def test_raw_paste_with_a_chatty_board_thread(board: Device, output) -> None:
 
 def test_board_without_raw_paste_falls_back_to_plain_raw() -> None:
     token = b"\x02feed0001"
-    reply = b"OK" + token + b"s\x03" + token + b"rNone\x03\x04\x04>"
+    reply = b"OK" + token + b"s3:\x03" + token + b"r3:None\x03\x04\x04>"
     transport = ScriptedTransport(
         [RAW_REPL_BANNER, AwaitWrite(), RAW_REPL_BANNER, AwaitWrite(), reply]
     )
     repl = RawRepl(transport, token=token, on_output=lambda text: None)
     repl.enter(timeout=10)
     code = b"x = 1  # " + b"padding " * 60
-    response = repl.execute(code, timeout=10)
+    response = repl.execute(code, call_id=3, timeout=10)
     assert response.result_tag == "r"
     assert repl.raw_paste is False
     assert transport.writes[-1] == code + b"\x04"

@@ -5,7 +5,9 @@
 # Frames: T + tag + payload + b'\x03', each written by ONE write call, so a
 # thread's print (which MicroPython writes piece by piece) can land between
 # frames but never inside one. Payloads are repr() or base64 text, which never
-# contain raw control bytes. Tags: r=repr result, b=base64 bytes result,
+# contain raw control bytes. A call's frames carry its id (the host's per-call
+# number, first argument of _bfw_c/_bfw_v): T + tag + b'<id>:' + payload + b'\x03'.
+# Tags: r=repr result, b=base64 bytes result,
 # e=error, i=interrupted, +=continuation of the next frame's payload, s=started
 # (the call's code is running: only now may the host interrupt it, since the
 # unix port exits on an interrupt that arrives while it is compiling or idle;
@@ -51,26 +53,29 @@ import gc as _bfw_gc
 _bfw_C = 8192 if _bfw_gc.mem_free() + _bfw_gc.mem_alloc() > 524288 else 2048
 
 
-def _bfw_w(tag, data):
-    t = _bfw_T
-    i = 0
+def _bfw_w(i, tag, data):
+    # Every frame of a call names it (its id, i): a late or foreign frame cannot
+    # be taken for another call's result.
     n = len(data)
-    while n - i > _bfw_C:
-        _bfw_out.write(t + b'+' + data[i:i + _bfw_C] + b'\x03')
-        i += _bfw_C
-    _bfw_out.write(t + tag + data[i:] + b'\x03')
+    o = 0
+    if n > _bfw_C:
+        h = _bfw_T + b'+%d:' % i
+        while n - o > _bfw_C:
+            _bfw_out.write(h + data[o:o + _bfw_C] + b'\x03')
+            o += _bfw_C
+    _bfw_out.write(_bfw_T + tag + b'%d:' % i + data[o:] + b'\x03')
 
 
-def _bfw_r(v):
+def _bfw_r(i, v):
     if type(v) is bytes:
-        _bfw_w(b'b', _bfw_ba.b2a_base64(v, newline=False))
+        _bfw_w(i, b'b', _bfw_ba.b2a_base64(v, newline=False))
     else:
-        _bfw_w(b'r', repr(v).encode())
+        _bfw_w(i, b'r', repr(v).encode())
 
 
-def _bfw_x(e):
+def _bfw_x(i, e):
     if isinstance(e, KeyboardInterrupt):
-        _bfw_w(b'i', b'')
+        _bfw_w(i, b'i', b'')
         return
     s = _bfw_io.StringIO()
     _bfw_sys.print_exception(e, s)
@@ -78,32 +83,32 @@ def _bfw_x(e):
         m = str(e)
     except Exception:
         m = ''
-    _bfw_w(b'e', repr((type(e).__name__, m, s.getvalue())).encode())
+    _bfw_w(i, b'e', repr((type(e).__name__, m, s.getvalue())).encode())
 
 
-def _bfw_v(f):
+def _bfw_v(_bfw_i, f):
     try:
-        _bfw_r(f())
+        _bfw_r(_bfw_i, f())
     except BaseException as e:
-        _bfw_x(e)
+        _bfw_x(_bfw_i, e)
 
 
-def _bfw_vs(f):
+def _bfw_vs(_bfw_i, f):
     # _bfw_v, first reporting that the code runs (for calls the host may interrupt).
-    _bfw_out.write(_bfw_T + b's\x03')
-    _bfw_v(f)
+    _bfw_out.write(_bfw_T + b's%d:\x03' % _bfw_i)
+    _bfw_v(_bfw_i, f)
 
 
-def _bfw_c(_bfw_f, *a, **k):
+def _bfw_c(_bfw_i, _bfw_f, *a, **k):
     try:
-        _bfw_r(_bfw_f(*a, **k))
+        _bfw_r(_bfw_i, _bfw_f(*a, **k))
     except BaseException as e:
-        _bfw_x(e)
+        _bfw_x(_bfw_i, e)
 
 
-def _bfw_cs(_bfw_f, *a, **k):
-    _bfw_out.write(_bfw_T + b's\x03')
-    _bfw_c(_bfw_f, *a, **k)
+def _bfw_cs(_bfw_i, _bfw_f, *a, **k):
+    _bfw_out.write(_bfw_T + b's%d:\x03' % _bfw_i)
+    _bfw_c(_bfw_i, _bfw_f, *a, **k)
 
 
 def _bfw_tw(tag, data):
