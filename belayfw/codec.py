@@ -38,7 +38,9 @@ def _encode_into(value: Any, out: list[str], depth: int, where: str) -> None:
     if depth > _MAX_DEPTH:
         raise SerializationError(f"{where} is nested more than {_MAX_DEPTH} levels deep")
     kind = type(value)
-    if value is None or kind is bool or kind is int or kind is str or kind is bytes:
+    if kind is str or kind is bytes:
+        _encode_text(value, out)
+    elif value is None or kind is bool or kind is int:
         out.append(repr(value))
     elif kind is float:
         if math.isfinite(value):
@@ -48,7 +50,9 @@ def _encode_into(value: Any, out: list[str], depth: int, where: str) -> None:
         else:
             out.append("float('inf')" if value > 0 else "float('-inf')")
     elif kind is bytearray:
-        out.append(f"bytearray({bytes(value)!r})")
+        out.append("bytearray(")
+        _encode_text(bytes(value), out)
+        out.append(")")
     elif kind is list or kind is tuple:
         out.append("[" if kind is list else "(")
         for index, item in enumerate(value):
@@ -74,6 +78,31 @@ def _encode_into(value: Any, out: list[str], depth: int, where: str) -> None:
             f"{where} has type {kind.__qualname__}, which cannot be sent to the board; "
             f"supported types: {LITERAL_TYPES}"
         )
+
+
+#: MicroPython's parser interns every str or bytes literal of this many bytes or
+#: fewer (MICROPY_ALLOC_PARSE_INTERN_STRING_LEN), and an interned string is never
+#: freed: a new short value per call would leak board heap for good.
+INTERN_LIMIT = 10
+_PADDING = " " * (INTERN_LIMIT + 1)
+_BYTES_PADDING = b" " * (INTERN_LIMIT + 1)
+
+
+def _encode_text(value: str | bytes, out: list[str]) -> None:
+    """A str or bytes literal the board does not intern.
+
+    A value short enough to be interned is sent padded past the limit and cut
+    back on the board (``'k1         '[:2]``): a longer literal becomes a plain
+    object, freed with the compiled command.
+    """
+    size = len(value)
+    if 0 < size <= INTERN_LIMIT:
+        if type(value) is str:
+            out.append(f"{(value + _PADDING)[: INTERN_LIMIT + 1]!r}[:{size}]")
+        else:
+            out.append(f"{(value + _BYTES_PADDING)[: INTERN_LIMIT + 1]!r}[:{size}]")
+    else:
+        out.append(repr(value))
 
 
 def encode_call(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
