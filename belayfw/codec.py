@@ -97,10 +97,8 @@ def _encode_text(value: str | bytes, out: list[str]) -> None:
     """
     size = len(value)
     if 0 < size <= INTERN_LIMIT:
-        if type(value) is str:
-            out.append(f"{(value + _PADDING)[: INTERN_LIMIT + 1]!r}[:{size}]")
-        else:
-            out.append(f"{(value + _BYTES_PADDING)[: INTERN_LIMIT + 1]!r}[:{size}]")
+        padded = value + _PADDING if isinstance(value, str) else value + _BYTES_PADDING
+        out.append(f"{padded[: INTERN_LIMIT + 1]!r}[:{size}]")
     else:
         out.append(repr(value))
 
