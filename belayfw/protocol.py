@@ -191,8 +191,11 @@ class RawRepl:
             self._generation += 1
             if self._broken is not None:
                 raise DeviceDisconnected(str(self._broken))
+            if self._unsynced and not isinstance(self.transport, Restartable):
+                self._resync()  # Ctrl-D must meet an empty line, not a half-sent command
             parser = self.parser
             self.parser = ResponseParser(parser.token, parser.on_output, parser.on_frame)
+            self._unsynced = False
             try:
                 if isinstance(self.transport, Restartable):
                     self.transport.restart()
