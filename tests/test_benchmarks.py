@@ -19,6 +19,7 @@ RATIO = re.compile(r"\d+\.\d+x$", re.MULTILINE)
         ("wire.py", ["--rounds", "20"], 4),
         ("model.py", ["--rounds", "20", "--repeats", "1"], 2),
         ("sessions.py", ["--rounds", "20", "--repeats", "1", "--count", "50"], 1),
+        ("cli.py", ["--rounds", "1"], 3),
     ],
 )
 def test_benchmark_prints_its_ratios(script: str, arguments: list[str], rows: int) -> None:
