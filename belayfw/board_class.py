@@ -15,6 +15,7 @@ from typing import Any
 
 from belayfw import source
 from belayfw.decorators import BoardMethod, Kind
+from belayfw.errors import ConfigurationError
 from belayfw.source import BoardSource
 
 
@@ -41,7 +42,7 @@ class DeviceMeta(type):
                     del methods[attribute]  # overridden by a plain host attribute
         reserved = _reserved_names(cls).intersection(methods) if methods else set()
         if reserved:
-            raise ValueError(
+            raise ConfigurationError(
                 f"{name}: board method name(s) {sorted(reserved)} would hide Device's own API"
             )
         cls.__board_methods__ = MappingProxyType(methods)

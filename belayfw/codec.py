@@ -16,12 +16,15 @@ import json
 import math
 from typing import Any
 
-from belayfw.errors import SerializationError
+from belayfw.errors import ProtocolError, SerializationError
 
 #: Python types that cross the wire, named in error messages.
 LITERAL_TYPES = "None, bool, int, float, str, bytes, bytearray, list, tuple, dict, set, frozenset"
 
 _MAX_DEPTH = 100
+#: Ints this wide go as hex: Python refuses decimal text over 4,300 digits (a
+#: guard against slow conversions) and hex has no such limit.
+_HEX_INT_BITS = 4096
 
 
 def encode(value: Any) -> str:
@@ -40,6 +43,8 @@ def _encode_into(value: Any, out: list[str], depth: int, where: str) -> None:
     kind = type(value)
     if kind is str or kind is bytes:
         _encode_text(value, out)
+    elif kind is int and value.bit_length() > _HEX_INT_BITS:
+        out.append(hex(value))
     elif value is None or kind is bool or kind is int:
         out.append(repr(value))
     elif kind is float:
@@ -126,10 +131,27 @@ def decode_repr(text: str) -> Any:
     try:
         tree = ast.parse(text, mode="eval")
         return _literal(tree.body)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError):
         raise SerializationError(
             f"the board returned a value that is not a literal: {_preview(text)}"
         ) from None
+
+
+def decode_fields(text: str, names: tuple[str, ...]) -> tuple[Any, ...]:
+    """A tuple frame from the board with one field per name, or a :class:`ProtocolError`.
+
+    Frames come from belayfw's own board code, so a wrong shape means the
+    bytes were damaged or come from something else: say so, never unpack blindly.
+    """
+    try:
+        value = decode_repr(text)
+    except SerializationError as exc:
+        raise ProtocolError(f"the board sent a malformed frame: {exc.args[0]}") from None
+    if type(value) is not tuple or len(value) != len(names):
+        raise ProtocolError(
+            f"the board sent a malformed frame: expected ({', '.join(names)}), got {_preview(text)}"
+        )
+    return value
 
 
 def decode_base64(text: str) -> bytes:
@@ -140,13 +162,25 @@ def decode_base64(text: str) -> bytes:
         raise SerializationError(f"corrupt bytes result from the board: {exc}") from None
 
 
+def _big_int(digits: str) -> int:
+    """An int from decimal text of any length (``int()`` refuses over 4,300 digits)."""
+    if len(digits) <= 4000:
+        return int(digits)
+    sign, body = (-1, digits[1:]) if digits[0] == "-" else (1, digits)
+    value = 0
+    for start in range(0, len(body), 4000):
+        chunk = body[start : start + 4000]
+        value = value * 10 ** len(chunk) + int(chunk)
+    return sign * value
+
+
 def _reject_constant(name: str) -> Any:
     # JSON's NaN/Infinity spellings are not MicroPython reprs: fall back to the AST reader.
     raise ValueError(name)
 
 
 # One decoder for every call: json.loads(..., parse_constant=...) builds a new one each time.
-_JSON = json.JSONDecoder(parse_constant=_reject_constant)
+_JSON = json.JSONDecoder(parse_constant=_reject_constant, parse_int=_big_int)
 
 
 def _preview(text: str, limit: int = 200) -> str:

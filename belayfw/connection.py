@@ -194,8 +194,10 @@ class Connection:
         if tag == "b":
             return codec.decode_base64(payload.decode("ascii", "replace"))
         if tag == "e":
-            type_name, message, traceback = codec.decode_repr(payload.decode("utf-8", "replace"))
-            raise DeviceError(type_name, message, traceback)
+            type_name, message, traceback = codec.decode_fields(
+                payload.decode("utf-8", "replace"), ("type", "message", "traceback")
+            )
+            raise DeviceError(str(type_name), str(message), str(traceback))
         if tag == "i":
             raise DeviceError("KeyboardInterrupt", "the board code was interrupted")
         raise _unframed_failure(response, self.transport.description)

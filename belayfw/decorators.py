@@ -1,8 +1,8 @@
 """``@task``, ``@thread``, ``@setup`` and ``@teardown``: mark methods that run on the board.
 
 Each works bare (``@task``) and called (``@task(timeout=5)``). Options are
-pydantic models, so a bad value raises ``ValueError`` (a pydantic
-``ValidationError``) naming the field, when the class is defined. The marked
+pydantic models, so a bad value raises a :class:`ConfigurationError` (also a
+``ValueError``) naming the field, when the class is defined. The marked
 function becomes a :class:`BoardMethod`: a wrapt proxy that keeps the user's
 name, docstring and signature (so ``help()`` and IDEs show them) and, looked up
 on a device, returns a callable that runs the method on that device's board.
@@ -16,7 +16,10 @@ from collections.abc import Callable
 from typing import Any, ParamSpec, Protocol, TypeVar, overload
 
 import wrapt
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field, model_validator
+
+from belayfw.errors import ArgumentTypeError, ConfigurationError
+from belayfw.validation import Options
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -29,12 +32,13 @@ class Kind(enum.Enum):
     TEARDOWN = "teardown"
 
 
-class _Options(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+_Options = Options
 
 
 class TaskOptions(_Options):
     """Options of ``@task``."""
+
+    where = "@task"
 
     cache: bool = False
     ttl: float | None = Field(default=None, gt=0, description="seconds a cached result lives")
@@ -42,9 +46,17 @@ class TaskOptions(_Options):
     exclusive: bool = False
     retries: int = Field(default=0, ge=0, le=100, description="retries after a disconnect")
 
+    @model_validator(mode="after")
+    def _ttl_needs_cache(self) -> TaskOptions:
+        if self.ttl is not None and not self.cache:
+            raise ValueError("ttl only applies to cached results; add cache=True")
+        return self
+
 
 class ThreadOptions(_Options):
     """Options of ``@thread``."""
+
+    where = "@thread"
 
     name: str | None = Field(default=None, min_length=1, max_length=64)
     restart: bool = False
@@ -53,12 +65,16 @@ class ThreadOptions(_Options):
 class SetupOptions(_Options):
     """Options of ``@setup``."""
 
+    where = "@setup"
+
     autoinit: bool = True
     order: int = 0
 
 
 class TeardownOptions(_Options):
     """Options of ``@teardown``."""
+
+    where = "@teardown"
 
     order: int = 0
     ignore_errors: bool = False
@@ -80,13 +96,15 @@ class BoardMethod(wrapt.ObjectProxy):  # type: ignore[type-arg]
 
     def __init__(self, function: Callable[..., Any], kind: Kind, options: AnyOptions) -> None:
         if inspect.iscoroutinefunction(function):
-            raise ValueError(f"{function.__qualname__}: board methods cannot be async")
+            raise ConfigurationError(f"{function.__qualname__}: board methods cannot be async")
         super().__init__(function)
         self._self_kind = kind
         self._self_options = options
         self._self_name = function.__name__
         self._self_host_signature = host_signature(function)
         self._self_arity = _plain_arity(self._self_host_signature)
+        if isinstance(options, SetupOptions) and options.autoinit:
+            _check_autoinit(function, self._self_host_signature)
 
     @property
     def kind(self) -> Kind:
@@ -128,7 +146,7 @@ class BoardMethod(wrapt.ObjectProxy):  # type: ignore[type-arg]
         return BoundBoardMethod(self, instance)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        raise TypeError(
+        raise ArgumentTypeError(
             f"{self.__wrapped__.__qualname__} runs on a board: call it on a device instance"
         )
 
@@ -174,18 +192,38 @@ def _plain_arity(signature: inspect.Signature) -> int | None:
     return len(signature.parameters) if plain else None
 
 
+def _check_autoinit(function: Callable[..., Any], signature: inspect.Signature) -> None:
+    """An autoinit setup runs with no arguments at open: refuse required parameters now."""
+    required = [
+        name
+        for name, parameter in signature.parameters.items()
+        if parameter.default is inspect.Parameter.empty
+        and parameter.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    ]
+    if required:
+        raise ConfigurationError(
+            f"@setup {function.__qualname__} runs with no arguments when the device opens, "
+            f"but requires {', '.join(required)}; give defaults, or use @setup(autoinit=False) "
+            "and call it yourself"
+        )
+
+
 def _marker(kind: Kind, options_type: type[_Options]) -> Callable[..., Any]:
     def decorator(function: Callable[..., Any] | None = None, /, **options: Any) -> Any:
         parsed = options_type(**options)
         if function is None:
-            return lambda inner: BoardMethod(inner, kind, parsed)  # type: ignore[arg-type]
-        if not callable(function):
-            raise TypeError(f"@{kind.value} decorates a function, got {function!r}")
-        return BoardMethod(function, kind, parsed)  # type: ignore[arg-type]
+            return lambda inner: _mark(inner, kind, parsed)
+        return _mark(function, kind, parsed)
 
     decorator.__name__ = kind.value
     decorator.__doc__ = f"Mark a method to run on the board as a {kind.value}."
     return decorator
+
+
+def _mark(function: Any, kind: Kind, options: _Options) -> BoardMethod:
+    if not callable(function):
+        raise ArgumentTypeError(f"@{kind.value} decorates a function, got {function!r}")
+    return BoardMethod(function, kind, options)  # type: ignore[arg-type]
 
 
 # Typed overloads so both ``@task`` and ``@task(...)`` type-check and keep the signature.

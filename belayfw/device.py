@@ -40,6 +40,7 @@ from belayfw.session.routing import session_for_call
 from belayfw.session.session import DeviceSession
 from belayfw.source import BoardSource
 from belayfw.transports.base import Transport
+from belayfw.validation import check_timeout
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +86,9 @@ class Device(metaclass=DeviceMeta):
         if port is None and transport is not None:
             port = transport.description
         self.port = resolve_port(port)
-        self.timeout = timeout
-        self.setup_timeout = setup_timeout
-        self.teardown_timeout = teardown_timeout
+        self.timeout = check_timeout("timeout", timeout)
+        self.setup_timeout = check_timeout("setup_timeout", setup_timeout)
+        self.teardown_timeout = check_timeout("teardown_timeout", teardown_timeout)
         self.manager = manager or default_manager()
         #: Bytes of board code sent by the last open (0 when the board held it all).
         self.deployed_bytes = 0
@@ -340,7 +341,7 @@ class Device(metaclass=DeviceMeta):
         return self._board.current
 
     def _timeout(self, timeout: float | None) -> float | None:
-        return self.timeout if timeout is None else timeout
+        return self.timeout if timeout is None else check_timeout("timeout", timeout)
 
 
 def _internal_call(link: Connection) -> Callable[[str], Any]:

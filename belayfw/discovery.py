@@ -13,6 +13,7 @@ import os
 from serial.tools import list_ports
 
 from belayfw.errors import BelayError
+from belayfw.transports import check_port
 
 log = logging.getLogger("belayfw")
 
@@ -41,9 +42,9 @@ def micropython_ports() -> list[str]:
 
 
 def resolve_port(port: str | None) -> str:
-    """The port string to open for ``port`` (None means: choose one)."""
-    if port:
-        return port
+    """The port string to open for ``port`` (None means: choose one); typos are refused."""
+    if port is not None:
+        return check_port(port)
     from_env = os.environ.get("BELAYFW_PORT")
     if from_env:
         return from_env

@@ -6,7 +6,8 @@ of the error-type -> suggested-action table of the design seeds.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterable, Sequence
 
 
 class BelayError(Exception):
@@ -45,7 +46,7 @@ class DeviceError(BelayError):
         return head
 
 
-class TaskTimeout(BelayError):
+class TaskTimeout(BelayError, TimeoutError):
     """A call ran past its timeout; the board was interrupted."""
 
     suggestion = "raise the timeout, or make the board code return sooner"
@@ -55,10 +56,45 @@ class TaskTimeout(BelayError):
         super().__init__(message)
 
 
-class DeviceDisconnected(BelayError):
+class DeviceDisconnected(BelayError, ConnectionError):
     """The board or its port went away (unplugged, process died, socket closed)."""
 
     suggestion = "check the cable or port, then open the device again"
+
+
+class DeviceNotOpen(DeviceDisconnected):
+    """A call on a device that is closed or was never opened: no link was lost."""
+
+    suggestion = ""
+
+
+class PortNotFound(DeviceDisconnected, FileNotFoundError):
+    """No serial port (or emulator board) by that name exists right now."""
+
+    suggestion = (
+        "check the port name (`python -m serial.tools.list_ports` lists them) and the "
+        "cable, or use 'emulator'"
+    )
+
+
+class PortInUse(DeviceDisconnected):
+    """Another device or program holds the port; two users would corrupt each other's calls."""
+
+    suggestion = "close the other device or program first; one port serves one user at a time"
+
+
+class ConfigurationError(BelayError, ValueError):
+    """A bad argument or option, refused before anything reaches the board."""
+
+
+class ArgumentTypeError(ConfigurationError, TypeError):
+    """An argument of the wrong type (also a ``TypeError``)."""
+
+
+class BoardFileNotFound(BelayError, FileNotFoundError):
+    """A file or folder on the board does not exist."""
+
+    suggestion = "check the path on the board"
 
 
 class ProtocolError(BelayError):
@@ -127,3 +163,9 @@ class CircuitOpen(BelayError):
     """Reconnection attempts are paused after repeated failures."""
 
     suggestion = "the board kept failing; wait for the breaker's cool-down or fix the link"
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the choice closest to a misspelt ``word``, else ``""``."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 
 from belayfw import codec
+from belayfw.errors import ProtocolError
 from belayfw.response import OutputSink
 
 log = logging.getLogger(__name__)
@@ -53,9 +54,15 @@ class BoardFrames:
             name, _, text = payload.decode("utf-8", "replace").partition("\x1f")
             self._output(self._prefixed(name, text))
         elif tag == "x":
-            thread_id, type_name, message, traceback = codec.decode_repr(
-                payload.decode("utf-8", "replace")
-            )
-            self._on_thread_failure(thread_id, type_name, message, traceback)
+            try:
+                thread_id, type_name, message, traceback = codec.decode_fields(
+                    payload.decode("utf-8", "replace"), ("thread", "type", "message", "traceback")
+                )
+                if type(thread_id) is not int:
+                    raise ProtocolError(f"thread id {thread_id!r} is not an int")
+            except ProtocolError as exc:
+                log.warning("belayfw: ignoring a malformed thread failure report: %s", exc)
+                return
+            self._on_thread_failure(thread_id, str(type_name), str(message), str(traceback))
         else:
             log.debug("unknown board frame %r", tag)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from belayfw import codec
-from belayfw.errors import SerializationError
+from belayfw.errors import ConfigurationError, SerializationError
 
 
 @dataclass(frozen=True)
@@ -63,13 +63,14 @@ def extract(
     """Build the board code of ``function`` deployed as global ``name``.
 
     ``body_only`` gives the body alone, to run at global scope (setup). Raises
-    ``ValueError`` when the source cannot be read or a default is not a literal.
+    ``ConfigurationError`` (a ``ValueError``) when the source cannot be read or
+    a default is not a literal.
     """
     try:
         lines, first_line = inspect.getsourcelines(function)
         filename = inspect.getsourcefile(function) or "<unknown>"
     except (OSError, TypeError) as exc:
-        raise ValueError(
+        raise ConfigurationError(
             f"cannot read the source of {function.__qualname__}: board methods must be "
             f"defined in a file ({exc})"
         ) from None
@@ -77,7 +78,9 @@ def extract(
     tree = ast.parse(text)
     node = tree.body[0]
     if not isinstance(node, ast.FunctionDef):
-        raise ValueError(f"{function.__qualname__}: only plain functions can run on the board")
+        raise ConfigurationError(
+            f"{function.__qualname__}: only plain functions can run on the board"
+        )
 
     edits: list[_Edit] = []
     if node.decorator_list:
@@ -166,7 +169,7 @@ def _parameters(function: Callable[..., Any]) -> str:
         try:
             default = codec.encode(parameter.default)
         except SerializationError as exc:
-            raise ValueError(
+            raise ConfigurationError(
                 f"{function.__qualname__}: the default of {parameter.name!r} must be a "
                 f"literal to run on the board ({exc.args[0]})"
             ) from None

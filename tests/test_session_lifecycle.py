@@ -7,9 +7,9 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from pydantic import ValidationError
 
 from belayfw import (
+    ConfigurationError,
     Device,
     EventType,
     InvalidTransition,
@@ -200,5 +200,5 @@ def test_store_is_thread_safe(device: Device) -> None:
     ],
 )
 def test_bad_options_name_the_field(build, field: str) -> None:
-    with pytest.raises(ValidationError, match=field):
+    with pytest.raises(ConfigurationError, match=field):
         build()

@@ -68,7 +68,7 @@ def board() -> Iterator[EmulatorBoard]:
 
 
 def test_failed_open_raises_the_real_error_even_with_teardowns(output) -> None:
-    with pytest.raises(DeviceDisconnected, match="cannot open /dev/ttyACM9"):
+    with pytest.raises(DeviceDisconnected, match="/dev/ttyACM9 does not exist"):
         Rig("/dev/ttyACM9", output=output, manager=SessionManager())
 
     class BrokenSetup(Rig):

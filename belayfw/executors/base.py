@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from belayfw import codec
 from belayfw.decorators import BoardMethod
-from belayfw.errors import DeviceError
+from belayfw.errors import ArgumentTypeError, DeviceError
 
 #: Timeout of belayfw's own board calls (thread states, purges, capability detection).
 INTERNAL_TIMEOUT = 10.0
@@ -55,7 +55,7 @@ def bind_arguments(
     try:
         return method.host_signature.bind(*args, **kwargs)
     except TypeError as exc:
-        raise TypeError(f"{method.function.__qualname__}(): {exc}") from None
+        raise ArgumentTypeError(f"{method.function.__qualname__}(): {exc}") from None
 
 
 def call_arguments(method: BoardMethod, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:

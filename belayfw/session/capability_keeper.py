@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from belayfw.errors import DeviceDisconnected
+from belayfw.errors import DeviceNotOpen
 from belayfw.session.capabilities import CapabilityCache, DeviceCapabilities, detect
 
 #: Runs one prepared board command and returns its value.
@@ -37,9 +37,9 @@ class CapabilityKeeper:
         return self._current
 
     def require(self, port: str) -> DeviceCapabilities:
-        """The current capabilities; raises ``DeviceDisconnected`` before the first open."""
+        """The current capabilities; raises ``DeviceNotOpen`` before the first open."""
         if self._current is None:
-            raise DeviceDisconnected(f"{port} is not open; capabilities are read when it opens")
+            raise DeviceNotOpen(f"{port} is not open; capabilities are read when it opens")
         return self._current
 
     def load(self, call: BoardCall, board_id: str | None, *, lasting: bool) -> DeviceCapabilities:

@@ -25,7 +25,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from belayfw.deprecation import renamed
-from belayfw.errors import BelayError, ResourceCleanupError, SessionError, SessionLimitExceeded
+from belayfw.errors import (
+    ArgumentTypeError,
+    BelayError,
+    ResourceCleanupError,
+    SessionError,
+    SessionLimitExceeded,
+)
 from belayfw.session.capabilities import CapabilityCache
 from belayfw.session.lifecycle import SessionState
 from belayfw.session.options import SessionOptions
@@ -72,7 +78,7 @@ class SessionManager:
 
     def __init__(self, options: SessionOptions | None = None, **option_values: Any) -> None:
         if options is not None and option_values:
-            raise TypeError("pass SessionOptions or keyword options, not both")
+            raise ArgumentTypeError("pass SessionOptions or keyword options, not both")
         self.options = options or SessionOptions(**option_values)
         self.capabilities = CapabilityCache(self.options.capability_cache)
         self._sessions: dict[str, DeviceSession] = {}

@@ -1,26 +1,27 @@
-"""Session options and limits, as pydantic models: a bad value names its field."""
+"""Session options and limits, as pydantic models: a bad value names its field.
+
+A bad value raises :class:`~belayfw.errors.ConfigurationError` (also a ``ValueError``).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from belayfw.validation import Options
 
 
-class SessionLimits(BaseModel):
+class SessionLimits(Options):
     """Per-session limits; crossing one is recorded and moves the session's health."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     max_threads: int | None = Field(default=None, ge=0, description="board threads at once")
     max_deployed_bytes: int | None = Field(default=None, ge=0, description="bytes of board code")
     min_free_memory: int | None = Field(default=None, ge=0, description="board heap bytes free")
 
 
-class SessionOptions(BaseModel):
+class SessionOptions(Options):
     """How a :class:`~belayfw.session.SessionManager` runs its sessions."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     max_concurrent_sessions: int = Field(default=64, ge=1)
     default_session_timeout: float | None = Field(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from belayfw.errors import BelayError, DeviceDisconnected, SessionError
+from belayfw.errors import BelayError, DeviceDisconnected, DeviceNotOpen, SessionError
 from belayfw.session.lifecycle import SessionState
 from belayfw.session.session import (
     DeviceSession,
@@ -34,9 +34,9 @@ def session_for_call(board: SessionBoard) -> DeviceSession:
     return session
 
 
-def not_open(board: SessionBoard) -> DeviceDisconnected:
+def not_open(board: SessionBoard) -> DeviceNotOpen:
     """The error for a call on a board that is not open, saying how to open it."""
-    return DeviceDisconnected(
+    return DeviceNotOpen(
         f"{board.port} is not open; use `with {type(board).__name__}(...)` or call open()"
     )
 

@@ -16,7 +16,7 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from belayfw.errors import ResourceCleanupError
+from belayfw.errors import ArgumentTypeError, ResourceCleanupError
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ class ResourceTracker:
     def register(self, resource: SessionResource) -> SessionResource:
         """Track ``resource``; it is cleaned up when the session ends (latest first)."""
         if not isinstance(resource, SessionResource):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"{resource!r} is not a SessionResource: it needs resource_id, resource_type, "
                 "estimated_cost, created_at and cleanup()"
             )

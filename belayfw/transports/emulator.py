@@ -32,7 +32,14 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from belayfw.board import board_source
-from belayfw.errors import DeviceDisconnected, FeatureUnavailable
+from belayfw.errors import (
+    ConfigurationError,
+    DeviceDisconnected,
+    FeatureUnavailable,
+    PortInUse,
+    PortNotFound,
+    did_you_mean,
+)
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +126,9 @@ class EmulatorTransport:
 
     def __init__(self, profile: str = "unix", *, command: MicroPythonCommand | None = None) -> None:
         if profile not in PROFILES:
-            raise ValueError(
-                f"unknown emulator profile {profile!r}; choose one of {', '.join(PROFILES)}"
+            raise ConfigurationError(
+                f"unknown emulator profile {profile!r}{did_you_mean(profile, PROFILES)}; "
+                f"choose one of {', '.join(PROFILES)}"
             )
         self.profile = PROFILES[profile]
         self.command = command or find_micropython()
@@ -155,7 +163,7 @@ class EmulatorTransport:
         if board_id:
             board = _running_boards.get(board_id)
             if board is None:
-                raise DeviceDisconnected(f"no running emulator board {board_id!r} in this process")
+                raise PortNotFound(f"no running emulator board {board_id!r} in this process")
             return board.attach()
         return cls(profile or "unix")
 
@@ -343,7 +351,7 @@ class EmulatorBoard:
             if self.transport._closed:
                 raise DeviceDisconnected(f"{self.port} is closed")
             if self._attached is not None and not self._attached.detached:
-                raise DeviceDisconnected(f"{self.port} is in use by another device")
+                raise PortInUse(f"{self.port} is in use by another device")
             self._attached = AttachedEmulator(self)
             return self._attached
 

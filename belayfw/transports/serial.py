@@ -7,12 +7,21 @@ URLs (``socket://``, ``rfc2217://``) alike, so one class serves both.
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
 import select
 import time
+import urllib.parse
 
 import serial
 
-from belayfw.errors import DeviceDisconnected
+from belayfw.errors import (
+    BelayError,
+    ConfigurationError,
+    DeviceDisconnected,
+    PortNotFound,
+)
+from belayfw.transports.port_lock import PortLock, port_in_use
 
 _READ_SIZE = 65536
 #: A write that cannot complete in this time means the board or server stopped reading.
@@ -32,12 +41,22 @@ class SerialTransport:
 
     def __init__(self, port: str, *, baudrate: int = 115200) -> None:
         self.description = port
+        _check_url(port)
+        self._lock = PortLock(port)
+        self._lock.acquire()
         try:
             self._port = serial.serial_for_url(
-                port, baudrate=baudrate, timeout=0, write_timeout=WRITE_TIMEOUT_SECONDS
+                port,
+                baudrate=baudrate,
+                timeout=0,
+                write_timeout=WRITE_TIMEOUT_SECONDS,
+                exclusive=True,
             )
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise DeviceDisconnected(f"cannot open {port}: {exc}") from None
+        except BaseException as exc:
+            self._lock.release()
+            if isinstance(exc, serial.SerialException | OSError | ValueError | KeyError):
+                raise _open_error(port, exc) from None
+            raise
         self._fd = _selectable_fd(self._port)
         if self._fd is None:
             self._port.timeout = _WAIT_SLICE_SECONDS
@@ -78,6 +97,43 @@ class SerialTransport:
     def close(self) -> None:
         with contextlib.suppress(serial.SerialException, OSError):
             self._port.close()
+        self._lock.release()
+
+
+def _check_url(port: str) -> None:
+    """A network URL must name a host and a TCP port (pyserial's own message is cryptic)."""
+    scheme, separator, _ = port.partition("://")
+    if not separator or scheme.lower() not in ("socket", "rfc2217"):
+        return
+    try:
+        parts = urllib.parse.urlsplit(port)
+        host, tcp_port = parts.hostname, parts.port
+    except ValueError:
+        host = tcp_port = None
+    if not host or tcp_port is None:
+        raise ConfigurationError(
+            f"{port!r} needs a host and a TCP port, e.g. {scheme}://localhost:7000"
+        )
+
+
+def _open_error(port: str, exc: BaseException) -> BelayError:
+    """The belayfw error for a port that would not open, in words (not pyserial's)."""
+    if isinstance(exc, ValueError | KeyError):
+        return ConfigurationError(f"{port!r} is not a valid port: {exc}")
+    code = getattr(exc, "errno", None)
+    text = str(exc)
+    if code == errno.ENOENT:
+        return PortNotFound(f"{port} does not exist")
+    if code in (errno.EBUSY, errno.EAGAIN) or "exclusively lock" in text:
+        return port_in_use(port)
+    if code == errno.EACCES:
+        return DeviceDisconnected(
+            f"no permission to open {port}; on Linux, add your user to the 'dialout' group"
+        )
+    if isinstance(code, int):
+        return DeviceDisconnected(f"cannot open {port}: {os.strerror(code)}")
+    reason = text.split(": ", 1)[1] if text.startswith("Could not open port") else text
+    return DeviceDisconnected(f"cannot open {port}: {reason}")
 
 
 def _selectable_fd(port: serial.SerialBase) -> int | None:
