@@ -209,3 +209,29 @@ def test_executable_on_path_runs_as_the_board(
     with Device("emulator:pico", output=output) as device:
         assert _emulator_of(device).command.executable == str(launcher)
         assert device.eval("21 * 2") == 42
+
+
+@pytest.mark.timeout(30)
+def test_closing_the_board_under_a_waiting_read_raises_disconnected() -> None:
+    """Regression: a read waiting while another thread closed the board raised a raw OSError."""
+    transport = EmulatorTransport()
+    transport.read(time.monotonic() + 1)  # whatever the board printed at start-up
+    outcome: list[BaseException] = []
+    reading = threading.Event()
+
+    def read() -> None:
+        reading.set()
+        try:
+            while True:
+                transport.read(time.monotonic() + 10)
+        except BaseException as error:
+            outcome.append(error)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    reading.wait(10)
+    transport.close()
+    reader.join(timeout=20)
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], DeviceDisconnected), repr(outcome[0])
+    assert "emulator" in str(outcome[0])

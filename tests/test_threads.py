@@ -148,6 +148,26 @@ def test_unhandled_exception_is_reported_on_the_host(worker: Worker, caplog) -> 
     assert "board thread crasher failed" in caplog.text
 
 
+def test_failure_reported_before_the_start_reply_reaches_its_handle(worker: Worker) -> None:
+    """Regression: a thread that fails before the board replies to its start was lost.
+
+    The board's start call is made to reply late, so the failure report always
+    comes first (as it can on a loaded machine).
+    """
+    worker.exec(
+        "_bfw_ts_now = _bfw_ts\n"
+        "def _bfw_ts(*a, **k):\n"
+        "    t = _bfw_ts_now(*a, **k)\n"
+        "    time.sleep_ms(100)\n"
+        "    return t\n"
+    )
+    handle = worker.crasher()
+    error = handle.wait_error(timeout=30)
+    assert isinstance(error, DeviceError)
+    assert error.type_name == "KeyError"
+    assert handle.state == "failed"
+
+
 def test_twenty_threads_are_all_stopped_at_close(output) -> None:
     with EmulatorBoard() as board:
         with Worker(board.port, output=output) as device:

@@ -36,6 +36,16 @@ except NameError:
     _bfw_SR = set()  # thread ids asked to stop
     _bfw_N = 0  # last thread id
 
+# The unix port runs threads truly in parallel, with no GIL: two threads that
+# insert into one dict or set at the same moment can lose an entry (measured:
+# a thread's id entry lost, so it could never be stopped). Every change to the
+# thread tables goes through this lock; lock-free reads at worst miss an entry
+# for one loop iteration.
+try:
+    _bfw_L
+except NameError:
+    _bfw_L = _bfw_thr.allocate_lock() if _bfw_thr else None
+
 try:
     import binascii as _bfw_ba
 except ImportError:
@@ -249,7 +259,8 @@ def _bfw_ts(_bfw_n, _bfw_f, *a, **k):
 
 def _bfw_tm(t, f, a, k):
     me = _bfw_thr.get_ident()
-    _bfw_ID[me] = t
+    with _bfw_L:
+        _bfw_ID[me] = t
     st = _bfw_TH[t]
     err = None
     try:
@@ -263,8 +274,9 @@ def _bfw_tm(t, f, a, k):
     except BaseException as e:
         st[1] = 'failed'
         err = e
-    _bfw_SR.discard(t)
-    _bfw_ID.pop(me, None)
+    with _bfw_L:
+        _bfw_SR.discard(t)
+        _bfw_ID.pop(me, None)
     if err is not None:
         s = _bfw_io.StringIO()
         _bfw_sys.print_exception(err, s)
@@ -277,9 +289,10 @@ def _bfw_tstate(ts):
 
 def _bfw_tstop(ts, ms):
     # Ask threads to stop, then wait on the board (not the host) until they have.
-    for t in ts:
-        if t in _bfw_TH and _bfw_TH[t][1] == 'running':
-            _bfw_SR.add(t)
+    with _bfw_L:
+        for t in ts:
+            if t in _bfw_TH and _bfw_TH[t][1] == 'running':
+                _bfw_SR.add(t)
     end = _bfw_time.ticks_add(_bfw_time.ticks_ms(), ms)
     while _bfw_time.ticks_diff(end, _bfw_time.ticks_ms()) > 0:
         if not [t for t in ts if t in _bfw_TH and _bfw_TH[t][1] == 'running']:

@@ -116,6 +116,11 @@ class ThreadExecutor:
         self._device = device
         self._handles: dict[int, ThreadHandle] = {}
         self._lock = threading.Lock()
+        # A thread can fail before the board has even sent the reply that names it
+        # (it runs at once; the board's main thread may be descheduled meanwhile):
+        # failures reported while a start is under way wait here for their handle.
+        self._starting = False
+        self._early_failures: dict[int, DeviceError] = {}
 
     @property
     def handles(self) -> list[ThreadHandle]:
@@ -135,9 +140,14 @@ class ThreadExecutor:
         name = options.name or method.board_name
         with self._device.hold():  # the limit check and the start are one step
             self._check_thread_limit(method, session)
-            thread_id = self._start(method, name, arguments)
-            handle = ThreadHandle(self, thread_id, name, method, session, arguments)
-            self._track(handle)
+            self._starting = True
+            try:
+                thread_id = self._start(method, name, arguments)
+                handle = ThreadHandle(self, thread_id, name, method, session, arguments)
+                self._track(handle)
+            finally:
+                self._starting = False
+                self._report_early_failures()
         return handle
 
     def _check_thread_limit(self, method: BoardMethod, session: DeviceSession) -> None:
@@ -256,6 +266,22 @@ class ThreadExecutor:
         """The board reported a thread's unhandled exception."""
         with self._lock:
             handle = self._handles.get(thread_id)
+            if handle is None and self._starting:
+                self._early_failures[thread_id] = error  # its handle is about to exist
+                return
+        self._report_failure(thread_id, handle, error)
+
+    def _report_early_failures(self) -> None:
+        """Apply failures that arrived before the start reply named their thread."""
+        with self._lock:
+            early, self._early_failures = self._early_failures, {}
+            found = [(thread_id, self._handles.get(thread_id), e) for thread_id, e in early.items()]
+        for thread_id, handle, error in found:
+            self._report_failure(thread_id, handle, error)
+
+    def _report_failure(
+        self, thread_id: int, handle: ThreadHandle | None, error: DeviceError
+    ) -> None:
         name = handle.name if handle else f"#{thread_id}"
         log.error("board thread %s failed: %s", name, error)
         if handle is not None:

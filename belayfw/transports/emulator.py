@@ -237,8 +237,12 @@ class EmulatorTransport:
         if not events:
             return b""
         if len(events) > 1 or events[0][0] != self._master:  # woken up (see wakeup)
-            with contextlib.suppress(BlockingIOError):
+            try:
                 os.read(self._wake_r, 64)
+            except BlockingIOError:
+                pass
+            except OSError as exc:  # closed by another thread while this one waited
+                raise self._gone(exc) from None
             if len(events) == 1:
                 return b""  # nothing from the board yet
         try:
@@ -310,6 +314,8 @@ class EmulatorTransport:
         log.debug("closed %s", self.description)
 
     def _gone(self, exc: OSError | None) -> DeviceDisconnected:
+        if self._closed:
+            return DeviceDisconnected(f"{self.description} was closed")
         if exc is not None and exc.errno not in (errno.EIO, errno.EBADF, errno.ENXIO):
             return DeviceDisconnected(f"{self.description}: {exc}")
         try:
