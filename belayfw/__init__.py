@@ -23,7 +23,7 @@ from belayfw.errors import (
     SessionLimitExceeded,
     TaskTimeout,
 )
-from belayfw.executors import ThreadHandle
+from belayfw.executors import ThreadHandle, ThreadState
 from belayfw.protocol import LinkStats
 from belayfw.session import (
     BaseSessionResource,
@@ -78,6 +78,7 @@ __all__ = [
     "SessionState",
     "TaskTimeout",
     "ThreadHandle",
+    "ThreadState",
     "current_session",
     "default_manager",
     "register_scheme",

@@ -52,9 +52,9 @@ class BoardLink:
             session = session_for_call(self._board)
             connection = self.current
             self._busy_thread = threading.get_ident()
+            session.call_started()
             try:
-                with session.calling():
-                    return operation(connection)
+                return operation(connection)
             except DeviceError as error:
                 raise self._map_error(error) from None
             except DeviceDisconnected as error:
@@ -63,6 +63,7 @@ class BoardLink:
                 raise
             finally:
                 self._busy_thread = None
+                session.call_finished()
 
     @property
     def current(self) -> Connection:

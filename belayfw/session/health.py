@@ -6,6 +6,7 @@ import enum
 
 from pydantic import BaseModel, ConfigDict
 
+from belayfw.session.events import EventLog, EventType
 from belayfw.session.options import SessionLimits
 
 
@@ -77,3 +78,49 @@ def check_limits(
             LimitCheck(limit="min_free_memory", value=free_memory, bound=bound, health=health)
         )
     return checks
+
+
+class HealthRecord:
+    """A session's health: the worst level among its limits; each change is an event."""
+
+    def __init__(self, events: EventLog) -> None:
+        self.level = SessionHealth.HEALTHY
+        self._events = events
+        self._by_limit: dict[str, SessionHealth] = {}
+
+    def apply(self, checks: list[LimitCheck]) -> None:
+        """Take fresh measurements; a limit newly crossed (or crossed further) is an event."""
+        for check in checks:
+            before = self._by_limit.get(check.limit, SessionHealth.HEALTHY)
+            self._by_limit[check.limit] = check.health
+            if check.exceeded and check.health > before:
+                self._events.record(
+                    EventType.RESOURCE_LIMIT_EXCEEDED,
+                    f"{check.limit}: {check.value} against a limit of {check.bound}",
+                    limit=check.limit,
+                    value=check.value,
+                    bound=check.bound,
+                )
+        self._recompute()
+
+    def refused(self, limit: str, value: int, bound: int) -> None:
+        """A request refused at a limit (one thread too many): an event, and DEGRADED."""
+        self._events.record(
+            EventType.RESOURCE_LIMIT_EXCEEDED,
+            f"{limit}: refused at {value} (limit {bound})",
+            limit=limit,
+            value=value,
+            bound=bound,
+        )
+        self._by_limit[limit] = max(
+            self._by_limit.get(limit, SessionHealth.HEALTHY), SessionHealth.DEGRADED
+        )
+        self._recompute()
+
+    def _recompute(self) -> None:
+        health = max(self._by_limit.values(), default=SessionHealth.HEALTHY)
+        if health is not self.level:
+            old, self.level = self.level, health
+            self._events.record(
+                EventType.HEALTH_CHANGED, f"health {old} -> {health}", old=old.name, new=health.name
+            )

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from belayfw.errors import ResourceCleanupError
 from belayfw.session.events import EventLog, EventType
-from belayfw.session.health import LimitCheck, SessionHealth, check_limits
+from belayfw.session.health import HealthRecord, SessionHealth, check_limits
 from belayfw.session.lifecycle import SessionState, StateMachine
 from belayfw.session.options import SessionOptions
 from belayfw.session.store import SessionStore
@@ -119,7 +119,7 @@ class DeviceSession:
     __slots__ = (
         "_busy_calls",
         "_end_lock",
-        "_limit_health",
+        "_health",
         "_listeners",
         "_lock",
         "_machine",
@@ -127,7 +127,6 @@ class DeviceSession:
         "created_at",
         "device",
         "events",
-        "health",
         "id",
         "last_activity",
         "manager",
@@ -156,11 +155,10 @@ class DeviceSession:
         self.store = SessionStore()
         self.resources = ResourceTracker(self.id)
         self.events = EventLog(options.max_events)
-        self.health = SessionHealth.HEALTHY
         #: Why the session is suspended: "link" (the board went away) or "request".
         self.suspended_by: str | None = None
         self.last_activity = time.monotonic()
-        self._limit_health: dict[str, SessionHealth] = {}
+        self._health = HealthRecord(self.events)
         self._listeners: list[Any] = []
         self._lock = threading.Lock()
         self._end_lock = threading.Lock()  # one termination at a time; later callers wait
@@ -242,45 +240,17 @@ class DeviceSession:
             deployed_bytes=self.resources.deployed_bytes,
             free_memory=free_memory,
         )
-        self._apply_checks(checks)
+        self._health.apply(checks)
         return self.health
+
+    @property
+    def health(self) -> SessionHealth:
+        """The worst level among the limits: healthy, degraded or critical."""
+        return self._health.level
 
     def limit_reached(self, limit: str, value: int, bound: int) -> None:
         """A refused request (e.g. one thread too many): record it and degrade health."""
-        self.events.record(
-            EventType.RESOURCE_LIMIT_EXCEEDED,
-            f"{limit}: refused at {value} (limit {bound})",
-            limit=limit,
-            value=value,
-            bound=bound,
-        )
-        self._limit_health[limit] = max(
-            self._limit_health.get(limit, SessionHealth.HEALTHY), SessionHealth.DEGRADED
-        )
-        self._recompute_health()
-
-    def _apply_checks(self, checks: list[LimitCheck]) -> None:
-        for check in checks:
-            before = self._limit_health.get(check.limit, SessionHealth.HEALTHY)
-            self._limit_health[check.limit] = check.health
-            if check.exceeded and check.health > before:
-                self.events.record(
-                    EventType.RESOURCE_LIMIT_EXCEEDED,
-                    f"{check.limit}: {check.value} against a limit of {check.bound}",
-                    limit=check.limit,
-                    value=check.value,
-                    bound=check.bound,
-                )
-        self._recompute_health()
-
-    def _recompute_health(self) -> None:
-        """Health is the worst level among the limits; a change is an event."""
-        health = max(self._limit_health.values(), default=SessionHealth.HEALTHY)
-        if health is not self.health:
-            old, self.health = self.health, health
-            self.events.record(
-                EventType.HEALTH_CHANGED, f"health {old} -> {health}", old=old.name, new=health.name
-            )
+        self._health.refused(limit, value, bound)
 
     # -- driven by the device and the manager ----------------------------------------------
 
@@ -290,15 +260,14 @@ class DeviceSession:
         self._was_active = True
         self.events.record(EventType.STARTED, "session active")
 
-    @contextmanager
-    def calling(self) -> Iterator[None]:
-        """Mark one call of this session in flight (the idle reaper leaves it alone)."""
+    def call_started(self) -> None:
+        """A call of this session is on the board now (the idle reaper leaves it alone)."""
         self._busy_calls += 1
-        try:
-            yield
-        finally:
-            self._busy_calls -= 1
-            self.last_activity = time.monotonic()
+
+    def call_finished(self) -> None:
+        """Pairs with :meth:`call_started` (plain methods: this is every call's path)."""
+        self._busy_calls -= 1
+        self.last_activity = time.monotonic()
 
     def link_lost(self, reason: str, error: BaseException | None = None) -> None:
         """The board went away: an ACTIVE session is suspended until it comes back."""
