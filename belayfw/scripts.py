@@ -12,12 +12,19 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from belayfw.errors import BelayError, DeviceError
 
-if TYPE_CHECKING:
-    from belayfw.device import Device
+
+class ScriptBoard(Protocol):
+    """What running a script needs from a device (``Device`` implements it)."""
+
+    @property
+    def timeout(self) -> float | None: ...
+
+    def eval(self, expression: str, timeout: float | None = None) -> Any: ...
+
 
 #: The frame of the REPL line belayfw sent to start the script: not the user's code.
 _WRAPPER_FRAME = re.compile(r'^\s*File "<stdin>", line \d+, in <lambda>\n', re.MULTILINE)
@@ -29,7 +36,9 @@ class ScriptNotFound(BelayError, FileNotFoundError):
     suggestion = "check the path; it names a file on this computer, not on the board"
 
 
-def run_file(device: Device, path: str | os.PathLike[str], timeout: float | None = None) -> None:
+def run_file(
+    device: ScriptBoard, path: str | os.PathLike[str], timeout: float | None = None
+) -> None:
     """Run the script at ``path`` on ``device``'s board at global scope.
 
     Output streams to the device's output sink while the script runs. A board
@@ -48,7 +57,7 @@ def run_file(device: Device, path: str | os.PathLike[str], timeout: float | None
     run_source(device, text, str(path), timeout)
 
 
-def run_source(device: Device, text: str, filename: str, timeout: float | None = None) -> None:
+def run_source(device: ScriptBoard, text: str, filename: str, timeout: float | None = None) -> None:
     """Run ``text`` at board global scope as if it were the file ``filename``.
 
     What :func:`run_file` does once it has read the file; ``belayfw exec`` uses
