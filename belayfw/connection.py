@@ -87,7 +87,7 @@ class Connection:
             reply = self._decode(response)
         finally:
             parser.token = token
-        board_token, version, hashes, unique_id, free = reply
+        board_token, version, hashes, unique_id, free, firmware = reply
         if not isinstance(board_token, bytes) or not _TOKEN_SHAPE.fullmatch(board_token):
             raise ProtocolError(f"board reported a malformed frame token {board_token!r}")
         parser.token = board_token
@@ -95,6 +95,8 @@ class Connection:
         self.board_id: str | None = unique_id
         #: Free board heap when the link opened.
         self.free_memory: int = free
+        #: The board's ``sys.version``: firmware and build (a re-flash changes it).
+        self.firmware: str = firmware
         self.runtime_stale = version != RUNTIME_VERSION
         return dict(hashes) if not self.runtime_stale else {}
 

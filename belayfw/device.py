@@ -239,7 +239,7 @@ class Device(metaclass=DeviceMeta):
 
     @property
     def threads(self) -> list[ThreadHandle]:
-        """Handles of every board thread this device started."""
+        """Handles of the board threads this device's live sessions started."""
         return self._program.threads.handles
 
     @property
@@ -304,8 +304,7 @@ class Device(metaclass=DeviceMeta):
             self._program.tasks.clear_cache()  # cached results may describe a board now reset
         self.deployed_bytes = self._program.deploy(link, primary)
         # Detection uses the runtime just made sure of.
-        lasting = link.transport.lasting_identity
-        self._capabilities.load(_internal_call(link), link.board_id, lasting=lasting)
+        self._capabilities.load_from(link, _internal_call(link))
         self._program.run_autoinit()
         primary.check_health(free_memory=link.free_memory)
         if restoring:

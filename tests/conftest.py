@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 
+import platformdirs
 import pytest
 
-from belayfw import Device
+# No test writes into the user's real cache folder: platformdirs' cache (so
+# belayfw's capability cache) is a temporary folder for the whole run. The
+# variable reaches subprocesses too; the patch below covers macOS and Windows,
+# where platformdirs does not read XDG_CACHE_HOME.
+TEST_CACHE_HOME = tempfile.mkdtemp(prefix="belayfw-test-cache-")
+os.environ["XDG_CACHE_HOME"] = TEST_CACHE_HOME
+
+from belayfw import Device  # noqa: E402 - after the cache folder is set
+
+
+@pytest.fixture(autouse=True, scope="session")
+def user_cache_in_a_temporary_folder() -> Iterator[str]:
+    def user_cache_dir(appname: str | None = None, *args: object, **kwargs: object) -> str:
+        return os.path.join(TEST_CACHE_HOME, appname or "")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(platformdirs, "user_cache_dir", user_cache_dir)
+        yield TEST_CACHE_HOME
+    shutil.rmtree(TEST_CACHE_HOME, ignore_errors=True)
 
 
 class OutputCollector:

@@ -1,6 +1,6 @@
 # Sent first on every connection, before belayfw's runtime may exist: one round
 # trip that reports what the board already holds and who it is: frame token,
-# runtime version, deployed code hashes, unique id (hex) and free heap. The host
+# runtime version, deployed code hashes, unique id (hex), free heap and firmware. The host
 # replaces __NONCE__ (this reply's frame start), __TOKEN__ (the token to adopt if
 # the board has none) and __ID__ (this call's id) with numbers: a short string
 # literal would be interned on the board for good, one more per connection.
@@ -23,4 +23,4 @@ try:
     _bfw_u = ''.join('%02x' % b for b in _bfw_m.unique_id())
 except Exception:
     _bfw_u = None
-_bfw_sys.stdout.write('\x02%08xr%d:' % (__NONCE__, __ID__) + repr((_bfw_T, _bfw_V, _bfw_h, _bfw_u, _bfw_gc.mem_free())) + '\x03')
+_bfw_sys.stdout.write('\x02%08xr%d:' % (__NONCE__, __ID__) + repr((_bfw_T, _bfw_V, _bfw_h, _bfw_u, _bfw_gc.mem_free(), _bfw_sys.version)) + '\x03')

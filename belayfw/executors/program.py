@@ -86,7 +86,16 @@ class BoardProgram:
     # -- what ending sessions ask for ---------------------------------------------------
 
     def stop_threads(self, session: DeviceSession, *, usable: bool) -> list[Exception]:
-        """Stop the board threads ``session`` started and confirm it; return the problems."""
+        """Stop the board threads ``session`` (which is ending) started; return the problems.
+
+        The device then forgets the session's handles, so ended sessions cost no memory.
+        """
+        try:
+            return self._stop_threads(session, usable=usable)
+        finally:
+            self.threads.forget_session(session)
+
+    def _stop_threads(self, session: DeviceSession, *, usable: bool) -> list[Exception]:
         owned = [handle for handle in self.threads.handles if handle.session is session]
         if not any(handle.state_known_running for handle in owned):
             return []

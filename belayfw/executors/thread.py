@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_STOP_TIMEOUT = 5.0
+#: Handles of threads known to have ended that a device keeps for its live
+#: sessions (the oldest go first); an ended session's handles all go.
+KEPT_ENDED_HANDLES = 64
 
 
 class ThreadState(enum.StrEnum):
@@ -185,7 +188,17 @@ class ThreadExecutor:
     def _track(self, handle: ThreadHandle) -> None:
         with self._lock:
             self._handles[handle.id] = handle
+            ended = [key for key, kept in self._handles.items() if not kept.state_known_running]
+            for key in ended[: max(0, len(ended) - KEPT_ENDED_HANDLES)]:
+                del self._handles[key]
         handle.session.resources.register_thread(handle.id, handle.method.board_name)
+
+    def forget_session(self, session: DeviceSession) -> None:
+        """Drop the handles of a session that has ended (callers keep theirs usable)."""
+        with self._lock:
+            for key, handle in list(self._handles.items()):
+                if handle.session is session:
+                    del self._handles[key]
 
     def _untrack(self, handle: ThreadHandle) -> None:
         handle.session.resources.unregister_thread(handle.id)

@@ -1,12 +1,13 @@
 """What a board is and can do, detected in one round trip and cached per board id.
 
-The board's unique id arrives with the connection probe, so a host that has
-seen this board before skips detection entirely (a warm session). The cache is
+The board's unique id and firmware arrive with the connection probe, so a
+host that has seen this board with this firmware before skips detection
+entirely (a warm session); a re-flashed board is detected again. The cache is
 a JSON file per board in the user cache folder (``platformdirs``). Boards
 whose identity does not survive a restart (each emulator process) are cached
-in memory only. A failed detection falls back to minimal capabilities that
-say so (``detected`` is False, ``error`` says why) and is logged: never a
-silent "unknown".
+in memory only, and memory keeps the most recent boards only. A failed
+detection falls back to minimal capabilities that say so (``detected`` is
+False, ``error`` says why) and is logged: never a silent "unknown".
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 import statistics
 import threading
 import time
+from collections import OrderedDict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,8 @@ from belayfw.errors import BelayError
 
 log = logging.getLogger(__name__)
 
+#: Boards whose capabilities are kept in memory (least recently used go first).
+MEMORY_CACHE_BOARDS = 32
 #: Bytes of the bulk transfer that measures throughput.
 THROUGHPUT_PROBE_BYTES = 8192
 _PINGS = 3
@@ -95,32 +99,51 @@ class CapabilityCache:
 
     def __init__(self, folder: Path | None = None) -> None:
         self.folder = folder or Path(platformdirs.user_cache_dir("belayfw")) / "capabilities"
-        self._memory: dict[str, DeviceCapabilities] = {}
+        self._memory: OrderedDict[str, DeviceCapabilities] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, board_id: str) -> DeviceCapabilities | None:
+    def get(self, board_id: str, firmware: str | None = None) -> DeviceCapabilities | None:
+        """What is known of ``board_id``; None when unknown or detected on other firmware."""
         with self._lock:
             found = self._memory.get(board_id)
-        if found is not None:
-            return found
+            if found is not None:
+                self._memory.move_to_end(board_id)
+        if found is None:
+            found = self._read(board_id)
+            if found is not None:
+                self._remember(board_id, found)
+        if found is not None and firmware is not None and found.firmware != firmware:
+            log.info("board %s runs new firmware (%s); detecting it again", board_id, firmware)
+            return None
+        return found
+
+    def __len__(self) -> int:
+        """Boards kept in memory (at most :data:`MEMORY_CACHE_BOARDS`)."""
+        with self._lock:
+            return len(self._memory)
+
+    def _read(self, board_id: str) -> DeviceCapabilities | None:
         path = self._path(board_id)
         try:
-            found = DeviceCapabilities.model_validate_json(path.read_text(encoding="utf-8"))
+            return DeviceCapabilities.model_validate_json(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
         except (OSError, ValidationError, ValueError) as exc:
             log.warning("ignoring unreadable capability cache %s: %s", path, exc)
             return None
+
+    def _remember(self, board_id: str, capabilities: DeviceCapabilities) -> None:
         with self._lock:
-            self._memory[board_id] = found
-        return found
+            self._memory[board_id] = capabilities
+            self._memory.move_to_end(board_id)
+            while len(self._memory) > MEMORY_CACHE_BOARDS:
+                self._memory.popitem(last=False)
 
     def put(self, capabilities: DeviceCapabilities, *, persistent: bool) -> None:
         board_id = capabilities.board_id
         if board_id is None or not capabilities.detected:
             return
-        with self._lock:
-            self._memory[board_id] = capabilities
+        self._remember(board_id, capabilities)
         if not persistent:
             return
         path = self._path(board_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from belayfw.connection import Connection
 from belayfw.errors import DeviceNotOpen
 from belayfw.session.capabilities import CapabilityCache, DeviceCapabilities, detect
 
@@ -42,14 +43,26 @@ class CapabilityKeeper:
             raise DeviceNotOpen(f"{port} is not open; capabilities are read when it opens")
         return self._current
 
-    def load(self, call: BoardCall, board_id: str | None, *, lasting: bool) -> DeviceCapabilities:
-        """The cached capabilities of a known board, else detect them (and cache them)."""
-        found = self.cache.get(board_id) if board_id and self.use_cache else None
+    def load(
+        self,
+        call: BoardCall,
+        board_id: str | None,
+        *,
+        lasting: bool,
+        firmware: str | None = None,
+    ) -> DeviceCapabilities:
+        """The cached capabilities of a known board on this firmware, else detect them."""
+        found = self.cache.get(board_id, firmware) if board_id and self.use_cache else None
         if found is None:
             found = detect(call, board_id)
             self.cache.put(found, persistent=lasting)
         self.set(found)
         return found
+
+    def load_from(self, link: Connection, call: BoardCall) -> DeviceCapabilities:
+        """:meth:`load` for the board behind ``link``, known by its id and firmware."""
+        lasting = link.transport.lasting_identity
+        return self.load(call, link.board_id, lasting=lasting, firmware=link.firmware)
 
     def adopt(self, detected: DeviceCapabilities, *, lasting: bool) -> None:
         """Take freshly detected capabilities: cache them and make them current."""

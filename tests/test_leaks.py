@@ -1,0 +1,91 @@
+"""No host leak: memory stays flat over many sessions, opens and boards (tracemalloc)."""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+
+from belayfw import Device, EmulatorBoard, SessionManager, thread
+from belayfw.session.capabilities import MEMORY_CACHE_BOARDS, CapabilityCache
+from belayfw.session.capability_keeper import CapabilityKeeper
+
+CYCLES = 1000
+#: Bytes a cycle may leave behind on average (allocator noise); a leak was about 3,600.
+NOISE_BYTES_PER_CYCLE = 200
+
+
+class Rig(Device):
+    @thread
+    def worker(self):
+        while True:
+            time.sleep_ms(10)
+
+
+def growth_per_cycle(cycle: Callable[[], None], cycles: int = CYCLES) -> float:
+    """Average bytes still allocated per call of ``cycle``, after a warm-up."""
+    for _ in range(20):
+        cycle()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(cycles):
+            cycle()
+        gc.collect()
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    return (after - before) / cycles
+
+
+def test_ended_sessions_leave_no_thread_handles_behind() -> None:
+    with Rig("emulator", manager=SessionManager()) as device:
+
+        def session_with_a_thread() -> None:
+            with device.manager.new_session(device):
+                device.worker()
+
+        assert growth_per_cycle(session_with_a_thread) < NOISE_BYTES_PER_CYCLE
+        assert device.threads == []
+
+
+def test_the_capability_cache_keeps_a_bounded_number_of_boards(tmp_path: Path) -> None:
+    cache = CapabilityCache(tmp_path)
+    keeper = CapabilityKeeper(cache, use_cache=True, on_change=lambda caps: None)
+    facts = {
+        "implementation": "micropython",
+        "version": "1.24.0",
+        "firmware": "3.4.0; MicroPython v1.24.0",
+        "platform": "linux",
+        "features": {"threads": True},
+    }
+    board_ids = iter(range(10 * CYCLES))
+
+    def board_call(command: str) -> object:
+        return facts if "_bfw_caps" in command else (b"x" * 8192 if "bytes" in command else 0)
+
+    def a_new_board() -> None:
+        keeper.load(board_call, f"emu-unix-{next(board_ids)}", lasting=False)
+
+    assert growth_per_cycle(a_new_board) < NOISE_BYTES_PER_CYCLE
+    assert len(cache) == MEMORY_CACHE_BOARDS
+    assert list(tmp_path.iterdir()) == []  # emulator boards never go to disk
+
+
+def test_opening_many_emulator_boards_keeps_the_cache_bounded() -> None:
+    manager = SessionManager()
+    for _ in range(MEMORY_CACHE_BOARDS + 8):
+        with Device("emulator", manager=manager) as device:
+            assert device.capabilities.detected
+    assert len(manager.capabilities) == MEMORY_CACHE_BOARDS
+
+
+def test_a_board_reattached_still_finds_its_capabilities_in_memory() -> None:
+    manager = SessionManager()
+    with EmulatorBoard() as board:
+        with Device(board.port, manager=manager) as device:
+            first = device.capabilities
+        with Device(board.port, manager=manager) as device:
+            assert device.capabilities is first  # from memory: no second detection
