@@ -120,3 +120,49 @@ def test_only_the_top_imports_the_device() -> None:
         if "belayfw.device" in targets and not above_the_facade(name)
     )
     assert importers == [], "lower layers depend on protocols, not on belayfw.device"
+
+
+def private_names_used_from_elsewhere(path: Path) -> list[str]:
+    """``x._name`` in ``path`` where ``_name`` is not defined in ``path`` itself.
+
+    A module may use its own privates on any object (a class and its helper in
+    one module); a private of another module is reached only through a public
+    name. ``self._x``/``cls._x`` and the ``os``/``sys`` private functions are fine.
+    """
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    defined: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            defined.add(node.name)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            defined.add(node.attr)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            defined.add(node.id)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            defined.add(node.value)  # names in __slots__
+    used = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Attribute) or not node.attr.startswith("_"):
+            continue
+        if node.attr.startswith("__") or node.attr in defined:
+            continue
+        base = node.value
+        if isinstance(base, ast.Name) and base.id in {"self", "cls", "mcls", "os", "sys"}:
+            continue
+        where = path.relative_to(PACKAGE.parent) if path.is_relative_to(PACKAGE.parent) else path
+        used.append(f"{where}:{node.lineno}: .{node.attr}")
+    return used
+
+
+def test_the_private_check_sees_a_foreign_private(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text("def f(device):\n    return device._lock, device._mine\n_mine = 1\n")
+    found = private_names_used_from_elsewhere(module)
+    assert [line.rsplit(": ", 1)[1] for line in found] == ["._lock"]
+
+
+def test_no_private_member_used_across_modules() -> None:
+    used = [
+        line for path in module_paths().values() for line in private_names_used_from_elsewhere(path)
+    ]
+    assert used == [], "use a public name (or a protocol) instead"
