@@ -95,20 +95,22 @@ class Device(metaclass=DeviceMeta):
         self._output = output or print_to_stdout
         self._transport = transport
         self._primary: DeviceSession | None = None
-        self._board = BoardLink(self, lambda: self.manager.sessions_of(self), self._map_error)
-        options = self.manager.options
-        self._breaker = CircuitBreaker(options.reconnect_attempts, options.reconnect_cooldown)
-        self._capabilities = CapabilityKeeper(
-            self.manager.capabilities,
-            use_cache=options.cache_capabilities,
-            on_change=self._capabilities_changed,
-        )
         self._program = BoardProgram(
             self.port,
             self,
             self.__board_methods__,
             self.__board_sources__,
             lambda: session_for_call(self),
+        )
+        self._board = BoardLink(
+            self, lambda: self.manager.sessions_of(self), self._program.map_error
+        )
+        options = self.manager.options
+        self._breaker = CircuitBreaker(options.reconnect_attempts, options.reconnect_cooldown)
+        self._capabilities = CapabilityKeeper(
+            self.manager.capabilities,
+            use_cache=options.cache_capabilities,
+            on_change=lambda capabilities: self.manager.capabilities_changed(self, capabilities),
         )
         self._frames = BoardFrames(self._output, self._program.thread_failed)
         if open:
@@ -298,20 +300,12 @@ class Device(metaclass=DeviceMeta):
 
     def _make_ready(self, primary: DeviceSession, *, restoring: bool) -> None:
         """Bring the board on the open link up to date: code, capabilities, setups, threads."""
-        link = self._link
-        board_was_reset = link.runtime_stale
-        if restoring:
-            self._program.tasks.clear_cache()  # cached results may describe a board now reset
-        self.deployed_bytes = self._program.deploy(link, primary)
-        # Detection uses the runtime just made sure of.
-        self._capabilities.load_from(link, _internal_call(link))
-        self._program.run_autoinit()
-        primary.check_health(free_memory=link.free_memory)
-        if restoring:
-            sent = self.deployed_bytes
-            primary.record_event(f"reconnected; {sent} bytes of code sent", redeployed=sent)
-            for handle in self._program.restore_threads(board_was_reset):
-                handle.session.record_event(f"thread {handle.name} restarted", thread=handle.id)
+        self.deployed_bytes = self._program.make_ready(
+            self._link,
+            primary,
+            lambda link: self._capabilities.load_from(link, _internal_call(link)),
+            restoring=restoring,
+        )
 
     def _shutdown(self) -> list[Exception]:
         self._board.interrupt_other_caller()
@@ -327,13 +321,6 @@ class Device(metaclass=DeviceMeta):
 
     def _abandon(self) -> None:
         self._board.drop()
-
-    def _map_error(self, error: DeviceError) -> DeviceError:
-        return self.board_error(error.type_name, error.message, error.board_traceback)
-
-    def _capabilities_changed(self, capabilities: DeviceCapabilities) -> None:
-        for session in self.manager.sessions_of(self):
-            session.capabilities_changed(capabilities)
 
     @property
     def _link(self) -> Connection:

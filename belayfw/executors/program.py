@@ -60,14 +60,35 @@ class BoardProgram:
             return self.setups.call(method, args, kwargs)
         return self.teardowns.call(method, args, kwargs)
 
-    def deploy(self, link: Connection, session: DeviceSession) -> int:
-        """Send the code the board lacks (recorded in ``session``); returns bytes sent."""
-        return deploy_missing(link, self.sources, self.methods, session)
+    def make_ready(
+        self,
+        link: Connection,
+        primary: DeviceSession,
+        load_capabilities: Callable[[Connection], object],
+        *,
+        restoring: bool,
+    ) -> int:
+        """Bring the board on ``link`` up to date; returns the bytes of code sent.
 
-    def run_autoinit(self) -> None:
+        Sends the code the board lacks (recorded in ``primary``), loads the
+        capabilities (with the runtime just made sure of), runs the autoinit
+        setups and checks the session's limits. ``restoring`` (after a reconnect
+        or reset) also drops cached results and brings the threads back.
+        """
+        board_was_reset = link.runtime_stale
+        if restoring:
+            self.tasks.clear_cache()  # cached results may describe a board now reset
+        sent = deploy_missing(link, self.sources, self.methods, primary)
+        load_capabilities(link)
         self.setups.run_autoinit(self._of_kind(Kind.SETUP))
+        primary.check_health(free_memory=link.free_memory)
+        if restoring:
+            primary.record_event(f"reconnected; {sent} bytes of code sent", redeployed=sent)
+            for handle in self._restore_threads(board_was_reset):
+                handle.session.record_event(f"thread {handle.name} restarted", thread=handle.id)
+        return sent
 
-    def restore_threads(self, board_was_reset: bool) -> list[ThreadHandle]:
+    def _restore_threads(self, board_was_reset: bool) -> list[ThreadHandle]:
         """After a reconnect: re-read or mark lost the threads; restart the marked ones."""
         if board_was_reset:
             self.threads.mark_lost()
@@ -78,6 +99,10 @@ class BoardProgram:
     def board_error(self, type_name: str, message: str, traceback: str) -> DeviceError:
         """A board exception with its frames mapped to host files and lines."""
         return DeviceError(type_name, message, source.map_traceback(traceback, dict(self.sources)))
+
+    def map_error(self, error: DeviceError) -> DeviceError:
+        """``error`` with its board frames mapped to host files and lines."""
+        return self.board_error(error.type_name, error.message, error.board_traceback)
 
     def thread_failed(self, thread_id: int, type_name: str, message: str, traceback: str) -> None:
         """The board reported a thread's unhandled exception."""

@@ -32,7 +32,7 @@ from belayfw.errors import (
     SessionError,
     SessionLimitExceeded,
 )
-from belayfw.session.capabilities import CapabilityCache
+from belayfw.session.capabilities import CapabilityCache, DeviceCapabilities
 from belayfw.session.lifecycle import SessionState
 from belayfw.session.options import SessionOptions
 from belayfw.session.session import (
@@ -263,6 +263,11 @@ class SessionManager:
         if session.state.is_final:
             with self._lock:
                 self._sessions.pop(session.id, None)
+
+    def capabilities_changed(self, device: SessionBoard, capabilities: DeviceCapabilities) -> None:
+        """Tell every session on ``device`` (and their listeners) its board changed."""
+        for session in self.sessions_of(device):
+            session.capabilities_changed(capabilities)
 
     # -- looking ------------------------------------------------------------------------
 
