@@ -165,6 +165,10 @@ class CircuitOpen(BelayError):
     suggestion = "the board kept failing; wait for the breaker's cool-down or fix the link"
 
 
+class FlashImageError(BelayError, OSError):
+    """An emulator board's flash image cannot be used (not LittleFS2, wrong size, in use)."""
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` for the choice closest to a misspelt ``word``, else ``""``."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)

@@ -64,12 +64,13 @@ def test_unknown_profile_is_a_clear_error() -> None:
         Device("emulator:uno")
 
 
-def test_working_directory_is_a_sandbox_removed_on_close(output) -> None:
+def test_board_files_live_in_its_flash_image_removed_on_close(output) -> None:
     device = Device("emulator", output=output)
     sandbox = _emulator_of(device).sandbox
-    assert device.eval("__import__('os').getcwd()") == str(sandbox)
+    assert device.eval("__import__('os').getcwd()") == "/"
     device.exec("f = open('data.txt', 'w')\nf.write('kept on the board')\nf.close()")
-    assert (sandbox / "data.txt").read_text() == "kept on the board"
+    assert not (sandbox / "data.txt").exists()
+    assert b"kept on the board" in (sandbox / "flash.bin").read_bytes()
     device.close()
     assert not sandbox.exists()
 

