@@ -88,6 +88,8 @@ class Connection:
         finally:
             parser.token = token
         board_token, version, hashes, unique_id, free, firmware = reply
+        if not isinstance(free, int):
+            raise ProtocolError(f"board reported a malformed free heap {free!r}")
         if not isinstance(board_token, bytes) or not _TOKEN_SHAPE.fullmatch(board_token):
             raise ProtocolError(f"board reported a malformed frame token {board_token!r}")
         parser.token = board_token
@@ -97,6 +99,9 @@ class Connection:
         self.free_memory: int = free
         #: The board's ``sys.version``: firmware and build (a re-flash changes it).
         self.firmware: str = firmware
+        # In plain raw mode the board holds the whole command, then compiles it:
+        # past about a quarter of its free heap it runs out (and may crash).
+        self.repl.input_limit = max(INPUT_LIMIT_FLOOR, free // 4)
         self.runtime_stale = version != RUNTIME_VERSION
         return dict(hashes) if not self.runtime_stale else {}
 
@@ -125,7 +130,19 @@ class Connection:
 
     def call(self, command: str, *, timeout: float | None = None) -> Any:
         """Run a prepared ``_bfw_c(...)`` command and return its decoded value."""
-        return self._decode(self._execute(command, timeout=timeout))
+        response = self._execute(command, timeout=timeout)
+        try:
+            return self._decode(response)
+        except DeviceError as error:
+            if error.type_name != "MemoryError" or len(command) <= INPUT_LIMIT_FLOOR:
+                raise
+            raise DeviceError(
+                "MemoryError",
+                f"{error.message} (this call is {len(command):,} bytes as board source: its "
+                "arguments may be too big for the board; pass smaller ones, or send the "
+                "data in pieces)",
+                error.board_traceback,
+            ) from None
 
     def evaluate(self, expression: str, *, timeout: float | None = None) -> Any:
         """Value of a board expression (board output is forwarded, not returned)."""
@@ -205,6 +222,9 @@ class Connection:
         raise _unframed_failure(response, self.transport.description)
 
 
+#: Commands up to this size are always sent: every board takes them in.
+INPUT_LIMIT_FLOOR = 4096
+
 #: Wrapper prefixes and their variants that report "started" first.
 _MARKED = {b"_bfw_c(": b"_bfw_cs(", b"_bfw_v(": b"_bfw_vs("}
 #: A frame token: the frame start byte and 8 hex digits (see :meth:`Connection._probe`).
@@ -220,4 +240,5 @@ def _unframed_failure(response: Response, where: str) -> Exception:
         if type_name.replace(".", "").isidentifier():
             return DeviceError(type_name, message, text)
         return DeviceError("Error", last, text)
-    return ProtocolError(f"{where} finished a command without sending its result")
+    odd = f"; it sent {', '.join(response.oddities)}" if response.oddities else ""
+    return ProtocolError(f"{where} finished a command without sending its result{odd}")

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from pydantic import BaseModel, ConfigDict
 
 from belayfw.errors import BelayError, CommandError, DeviceDisconnected, ProtocolError, TaskTimeout
-from belayfw.response import FrameSink, OutputSink, Response, ResponseParser
+from belayfw.response import FrameSink, OutputSink, Phase, Response, ResponseParser
 from belayfw.transports.base import Restartable, Transport
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,14 @@ _RAW_PASTE_STALL_SECONDS = 5.0
 DRAIN_QUIET_SECONDS = 0.02
 #: How long a board gets to answer the ping that resynchronises the link.
 RESYNC_SECONDS = 5.0
+#: A reply that ends with no result (\x04, \x04, prompt) is taken as ended once
+#: nothing has followed its prompt for this long; more output means board code
+#: printed those bytes itself.
+END_QUIET_SECONDS = 0.25
+#: A board acknowledges a command (OK) as soon as it has read it: within this
+#: long, plus a second per ACK_BYTES_PER_SECOND of command (a slow UART).
+ACK_SECONDS = 5.0
+ACK_BYTES_PER_SECOND = 2000
 #: Bytes that steer the raw REPL (enter, leave, interrupt, end of input, paste mode):
 #: one inside a command would split it, so no command may carry them raw.
 CONTROL_BYTES = re.compile(rb"[\x01-\x05]")
@@ -96,6 +104,10 @@ class RawRepl:
         #: True from the moment a command is sent until its whole response is read:
         #: while it is, the board may still answer it, and the next command resyncs first.
         self._unsynced = False
+        #: The longest command the board can take in plain raw mode, where it
+        #: holds the whole text in RAM before compiling it (None: no limit known).
+        self.input_limit: int | None = None
+        self._ack_allowed = ACK_SECONDS
         # Call ids start at random, so no reply left from another host's session matches.
         self._call_ids = itertools.count(secrets.randbelow(1 << 24) + 1)
 
@@ -299,6 +311,16 @@ class RawRepl:
             raise DeviceDisconnected(str(self._broken))
         if self._closing:
             raise DeviceDisconnected(f"{self.transport.description} is closed")
+        if self.parser.board_reset is not None:
+            raise self._reset_seen()
+        paste = self.raw_paste and len(code) > RAW_PASTE_THRESHOLD
+        if not paste and self.input_limit is not None and len(code) > self.input_limit:
+            raise CommandError(
+                f"this call is {len(code):,} bytes as board source, more than "
+                f"{self.transport.description} can take in at once (about "
+                f"{self.input_limit:,} bytes: it holds the whole command in RAM before "
+                "compiling it); pass smaller arguments, or send the data in pieces"
+            )
         if self._unsynced:
             self._resync()
         started = time.monotonic()
@@ -308,7 +330,7 @@ class RawRepl:
         # board may still answer it, so the next command resynchronises first.
         self._unsynced = True
         try:
-            if self.raw_paste and len(code) > RAW_PASTE_THRESHOLD:
+            if paste:
                 try:
                     self._send_raw_paste(code, call_id, capture)
                 except ProtocolError as exc:
@@ -321,10 +343,14 @@ class RawRepl:
             self.round_trips += 1
             self._busy = True
             self._interrupt_requested = False
+            self._ack_allowed = ACK_SECONDS + len(code) / ACK_BYTES_PER_SECOND
+            ack_limit = time.monotonic() + self._ack_allowed
             try:
-                timed_out = self._await_response(deadline, timeout)
+                timed_out = self._await_response(deadline, timeout, ack_limit)
             finally:
                 self._busy = False
+            if self.parser.board_reset is not None:
+                raise self._reset_seen()
             response = self.parser.finish()
         except KeyboardInterrupt:
             # The host user pressed Ctrl-C: stop the board too, then let it propagate.
@@ -384,7 +410,33 @@ class RawRepl:
             self.parser.discarded - dropped,
         )
 
-    def _await_response(self, deadline: float | None, timeout: float | None) -> bool:
+    def _reset_seen(self) -> DeviceDisconnected:
+        """The board rebooted: what it held is gone, so the link is given up."""
+        self._broken = DeviceDisconnected(
+            f"{self.transport.description} reset: {self.parser.board_reset}; "
+            "its code and state are gone: reconnect to deploy them again"
+        )
+        self._broken.suggestion = "reconnect (the board reset)"
+        return self._broken
+
+    def _unacknowledged(self) -> ProtocolError:
+        """A command the board never acknowledged: say what came instead, briefly."""
+        parser = self.parser
+        seconds = self._ack_allowed
+        count = parser.unacknowledged
+        if count:
+            preview = parser.garbage_preview or b""
+            what = f"{count:,} bytes of something else instead, starting {preview[:60]!r}"
+        else:
+            what = "nothing at all"
+        return ProtocolError(
+            f"{self.transport.description} did not acknowledge the command within "
+            f"{seconds:.1f} s; it sent {what}"
+        )
+
+    def _await_response(
+        self, deadline: float | None, timeout: float | None, ack_limit: float
+    ) -> bool:
         """Read until the response is complete; returns True when it had to interrupt.
 
         Past the deadline, belayfw looks once more (a board that has just
@@ -396,8 +448,23 @@ class RawRepl:
         tries = 0
         sent = 0
         next_try = 0.0
+        prompted_at = 0.0
         while not parser.done:
             now = time.monotonic()
+            read_until = now + _READ_SLICE_SECONDS
+            phase = parser.phase
+            if phase is Phase.AWAIT_OK:
+                if now >= ack_limit:
+                    raise self._unacknowledged()
+                read_until = min(read_until, ack_limit)
+            elif phase is Phase.PROMPTED:
+                prompted_at = prompted_at or now
+                if now - prompted_at >= END_QUIET_SECONDS:
+                    parser.conclude()
+                    break
+                read_until = min(read_until, prompted_at + END_QUIET_SECONDS)
+            else:
+                prompted_at = 0.0
             if deadline is not None and now >= deadline:
                 if now >= next_try:
                     self._drain_available()  # the last look
@@ -411,7 +478,7 @@ class RawRepl:
                 wait_until = next_try
             else:
                 wait_until = now + _READ_SLICE_SECONDS if deadline is None else deadline
-            self._pump(min(wait_until, now + _READ_SLICE_SECONDS))
+            self._pump(min(wait_until, read_until))
             if self._interrupt_requested:
                 self._interrupt_requested = False
                 self._drain_available()  # the last look

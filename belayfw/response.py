@@ -49,6 +49,8 @@ class Phase(enum.Enum):
     AWAIT_OK = "await-ok"  # command sent in plain raw mode; the board's "OK" is next
     STDOUT = "stdout"
     STDERR = "stderr"
+    ENDING = "ending"  # both \x04 came without a result: the end, if the prompt follows
+    PROMPTED = "prompted"  # ... and the prompt came: the end, if nothing else follows
     DONE = "done"
 
 
@@ -61,6 +63,8 @@ class Response:
     started: bool = False  # the board reported the command's code running
     output: str = ""  # the command's own printed text, when captured
     stderr: str = ""
+    #: What the board sent that no command of belayfw's produces (for error messages).
+    oddities: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -91,6 +95,12 @@ class ResponseParser:
         self._call_id = _NO_CALL
         #: Bytes dropped while resynchronising (stale replies of abandoned exchanges).
         self.discarded = 0
+        #: Set once the board is seen booting (banner and prompt): its RAM is gone.
+        self.board_reset: str | None = None
+        self._recent = bytearray()  # the last output bytes, to spot a boot banner
+        self._unacknowledged = 0  # output bytes read while awaiting the command's OK
+        self._held: list[bytes] = []  # ... beyond what is forwarded at once
+        self.garbage_preview = b""  # the start of what came instead of an OK
         #: When the current command's OK arrived (monotonic seconds), once it has.
         self.ok_at: float | None = None
 
@@ -100,6 +110,8 @@ class ResponseParser:
         """Start reading the response to command ``call_id``, just sent."""
         self._call_id = b"%d:" % call_id
         self._response = Response()
+        self._unacknowledged = 0
+        self.garbage_preview = b""
         self._capture = _Capture() if capture else None
         self._stderr = bytearray()
         self._continuation.clear()
@@ -110,6 +122,7 @@ class ResponseParser:
         """The exchange in progress will not be completed: drop whatever comes of it."""
         self._call_id = _NO_CALL
         self._continuation.clear()
+        self._held.clear()
         self._capture = None
         self.ok_at = None
         self.prompt_pending = False
@@ -147,8 +160,18 @@ class ResponseParser:
             self.ok_at is not None
             and self._response.result_tag is None
             and not self._continuation
-            and not self.done
+            and self.phase is not Phase.DONE
+            and self.phase is not Phase.ENDING  # the board is at its prompt, most likely
+            and self.phase is not Phase.PROMPTED
         )
+
+    def conclude(self) -> None:
+        """Nothing followed the prompt: the command really ended without a result."""
+        if self.phase is Phase.PROMPTED:
+            self.phase = Phase.DONE
+
+    def _printed_end(self) -> bytes:
+        return b"\x04>" if self.phase is Phase.PROMPTED else b"\x04"
 
     def finish(self) -> Response:
         """Return the completed response and go back to idle."""
@@ -185,6 +208,16 @@ class ResponseParser:
         start = 0
         token = self.token
         while True:
+            if (self.phase is Phase.ENDING or self.phase is Phase.PROMPTED) and start < len(buffer):
+                if self.phase is Phase.ENDING and buffer[start] == _PROMPT:
+                    # The board's prompt, it seems: the command ended with no result,
+                    # unless more output follows (see RawRepl's END_QUIET_SECONDS).
+                    self.phase = Phase.PROMPTED
+                    start += 1
+                    continue
+                if not token.startswith(buffer[start : start + len(token)]):
+                    # More output: both \x04 (and the ">") were printed by board code.
+                    self._reclassify_stderr(b"\x04", self._printed_end())
             position, marker = self._next_marker(start)
             if position < 0:
                 keep = self._partial_marker_tail(start)
@@ -213,6 +246,8 @@ class ResponseParser:
             elif marker == b"OK":
                 self.phase = Phase.STDOUT
                 self.ok_at = time.monotonic()
+                if self._held:
+                    self._release_held()
                 start = position + 2
             else:  # b"\x04"
                 if self.phase is Phase.STDOUT:
@@ -222,8 +257,9 @@ class ResponseParser:
                     self.prompt_pending = True
                     self._settle_stderr()
                 else:
-                    # No result and no traceback: both \x04 were printed by board code.
-                    self._reclassify_stderr(b"\x04", b"\x04")
+                    # No result and no traceback: the end if the prompt comes next,
+                    # else both \x04 were printed by board code (see the loop's top).
+                    self.phase = Phase.ENDING
                 start = position + 1
         del buffer[:start]
 
@@ -270,7 +306,14 @@ class ResponseParser:
         phase = self.phase
         if phase is Phase.SYNC:
             self.discarded += len(chunk)
-        elif phase is Phase.STDERR:
+            return
+        self._watch_for_boot(chunk)
+        if phase is Phase.AWAIT_OK:
+            self._unacknowledged += len(chunk)
+            if self._unacknowledged > FORWARD_BEFORE_OK:
+                self._hold(chunk)  # maybe not output at all: no bulk garbage on stdout
+                return
+        if phase is Phase.STDERR:
             self._stderr.extend(chunk)
         elif phase is Phase.STDOUT and capture is not None:
             capture.output.append(capture.decoder.decode(chunk))
@@ -278,6 +321,47 @@ class ResponseParser:
             text = self._out_decoder.decode(chunk)
             if text:
                 self._deliveries.append(("text", text))
+
+    def _watch_for_boot(self, chunk: bytes) -> None:
+        """Notice a board that rebooted: its boot banner, then a REPL prompt.
+
+        Both end in ``>``, so only output with one is searched; the boot text
+        before it may have come in earlier reads, hence the recent bytes.
+        """
+        recent = self._recent
+        recent += chunk
+        if b">" in chunk:
+            if b"raw REPL; CTRL-B to exit\r\n>" in recent:
+                self.board_reset = "it printed the raw-REPL banner again (a soft reset)"
+            elif recent.endswith(b">>> ") and (
+                b"MicroPython v" in recent or b"soft reboot" in recent
+            ):
+                self.board_reset = "it printed its boot banner and the >>> prompt"
+            if self.board_reset is not None:
+                recent.clear()
+                if self.phase is not Phase.IDLE:
+                    self.phase = Phase.DONE
+        if len(recent) > 2 * _RECENT_BYTES:
+            del recent[:-_RECENT_BYTES]
+
+    def _hold(self, chunk: bytes) -> None:
+        if not self.garbage_preview:
+            self.garbage_preview = chunk[:80]
+        if sum(map(len, self._held)) < HOLD_BEFORE_OK:
+            self._held.append(chunk)
+
+    def _release_held(self) -> None:
+        """The OK came after all: what was held was board output; forward it."""
+        text = self._out_decoder.decode(b"".join(self._held))
+        self._held.clear()
+        self.garbage_preview = b""
+        if text:
+            self._deliveries.append(("text", text))
+
+    @property
+    def unacknowledged(self) -> int:
+        """Bytes read since the command was sent, none of them its OK."""
+        return self._unacknowledged if self.phase is Phase.AWAIT_OK else 0
 
     def _settle_stderr(self) -> None:
         """Forward the stderr section as output when a frame carried the result.
@@ -322,11 +406,17 @@ class ResponseParser:
             if self.phase is Phase.STDERR:
                 # The board writes results inside stdout: the \x04 before was printed.
                 self._reclassify_stderr(b"\x04", b"")
+            elif self.phase is Phase.ENDING or self.phase is Phase.PROMPTED:
+                self._reclassify_stderr(b"\x04", self._printed_end())
             if self._continuation:
                 payload = bytes(self._continuation) + payload
                 self._continuation.clear()
             self._response.result_tag = tag
             self._response.result = payload
+            return
+        if payload.startswith(self._call_id):
+            # Shaped like this call's frame, with a tag no belayfw runtime writes.
+            self._response.oddities.append(f"a frame with the unknown tag {tag!r}")
             return
         self._deliveries.append(("frame", (tag, payload)))
 
@@ -342,6 +432,14 @@ _PHASE_MARKERS: dict[tuple[Phase, bool], tuple[bytes, ...]] = {
     for pending in (False, True)
 }
 
+
+_PROMPT = ord(">")
+#: Output read before a command's OK that is forwarded at once; past this it is
+#: held until the OK comes (a board that never sends one sent garbage, not output).
+FORWARD_BEFORE_OK = 4096
+HOLD_BEFORE_OK = 1 << 20
+#: How much recent output is kept to recognise a boot banner.
+_RECENT_BYTES = 512
 
 #: The frame prefix while no call is in progress: matches no frame (ids are digits).
 _NO_CALL = b"-"
