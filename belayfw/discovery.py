@@ -2,7 +2,7 @@
 
 Order: the ``BELAYFW_PORT`` environment variable; else the single attached USB
 serial port whose vendor id belongs to a MicroPython board maker; else the
-embedded emulator, with one log line saying so.
+embedded emulator, with a warning on stderr saying so.
 """
 
 from __future__ import annotations
@@ -56,5 +56,10 @@ def resolve_port(port: str | None) -> str:
         raise PortSelectionError(
             f"no port given and several boards are attached: {', '.join(found)}"
         )
-    log.info("belayfw: no port given and no MicroPython USB board attached; using the emulator")
+    # A warning, so it shows even where logging was never set up: code that
+    # meant a real board must not run on the emulator without a word.
+    log.warning(
+        "belayfw: no port given and no MicroPython USB board attached; using the emulator "
+        "(pass a port, or set BELAYFW_PORT, to choose)"
+    )
     return "emulator"

@@ -68,6 +68,12 @@ class DeviceNotOpen(DeviceDisconnected):
     suggestion = ""
 
 
+class BoardProcessEnded(DeviceDisconnected):
+    """An emulator board's process ended or stopped reading: no cable is involved."""
+
+    suggestion = "open the device again (a new emulator board starts)"
+
+
 class PortNotFound(DeviceDisconnected, FileNotFoundError):
     """No serial port (or emulator board) by that name exists right now."""
 

@@ -23,7 +23,14 @@ from collections.abc import Callable, Iterator
 
 from pydantic import BaseModel, ConfigDict
 
-from belayfw.errors import BelayError, CommandError, DeviceDisconnected, ProtocolError, TaskTimeout
+from belayfw.errors import (
+    BelayError,
+    CommandError,
+    DeviceDisconnected,
+    DeviceNotOpen,
+    ProtocolError,
+    TaskTimeout,
+)
 from belayfw.response import FrameSink, OutputSink, Phase, Response, ResponseParser
 from belayfw.transports.base import Restartable, Transport
 
@@ -128,7 +135,7 @@ class RawRepl:
                     seen += self._read(retry_at)
                 except DeviceDisconnected as exc:
                     said = f"; before that it printed {_preview(seen)}" if seen else ""
-                    raise DeviceDisconnected(f"{exc.args[0]}{said}") from None
+                    raise type(exc)(f"{exc.args[0]}{said}") from None
                 index = seen.find(RAW_REPL_BANNER)
                 if index >= 0:
                     if index:
@@ -202,7 +209,7 @@ class RawRepl:
         with self._lock:
             self._generation += 1
             if self._broken is not None:
-                raise DeviceDisconnected(str(self._broken))
+                raise type(self._broken)(self._broken.args[0])
             if self._unsynced and not isinstance(self.transport, Restartable):
                 self._resync()  # Ctrl-D must meet an empty line, not a half-sent command
             parser = self.parser
@@ -308,9 +315,9 @@ class RawRepl:
         self, code: bytes, call_id: int, timeout: float | None, capture: bool
     ) -> Response:
         if self._broken is not None:
-            raise DeviceDisconnected(str(self._broken))
+            raise type(self._broken)(self._broken.args[0])
         if self._closing:
-            raise DeviceDisconnected(f"{self.transport.description} is closed")
+            raise DeviceNotOpen(f"{self.transport.description} is closed")
         if self.parser.board_reset is not None:
             raise self._reset_seen()
         paste = self.raw_paste and len(code) > RAW_PASTE_THRESHOLD

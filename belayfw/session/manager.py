@@ -42,6 +42,7 @@ from belayfw.session.session import (
     maintaining,
     maintaining_var,
 )
+from belayfw.session.shutdown import close_at_exit
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +158,7 @@ class SessionManager:
             with maintaining(session):
                 yield session
             session.activate()
+            close_at_exit(device)
         except BaseException as error:
             on_failure()
             session.fail(error)

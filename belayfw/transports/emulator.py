@@ -37,8 +37,10 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from belayfw.errors import (
+    BoardProcessEnded,
     ConfigurationError,
     DeviceDisconnected,
+    DeviceNotOpen,
     FeatureUnavailable,
     PortInUse,
     PortNotFound,
@@ -163,6 +165,7 @@ class EmulatorTransport:
             str(self.sandbox),
             self.flash.release,
         )
+        _live_transports.add(self)
         log.debug("started %s (pid %d) in %s", self.description, self.pid, self.sandbox)
 
     @classmethod
@@ -245,7 +248,7 @@ class EmulatorTransport:
                 continue
             remaining = stall_deadline - time.monotonic()
             if remaining <= 0:
-                raise DeviceDisconnected(
+                raise BoardProcessEnded(
                     f"{self.description} stopped reading input for {_WRITE_STALL_SECONDS:.0f} s"
                 )
             self._writable.poll(math.ceil(remaining * 1000))
@@ -295,7 +298,7 @@ class EmulatorTransport:
         anything polling :meth:`fileno` keeps working.
         """
         if self._closed:
-            raise DeviceDisconnected(f"{self.description} is closed")
+            raise DeviceNotOpen(f"{self.description} is closed")
         self._finalizer.detach()
         old_process, old_watch = self._process, self._watch_w
         with contextlib.suppress(OSError):
@@ -344,23 +347,36 @@ class EmulatorTransport:
                 os.close(fd)
         log.debug("closed %s", self.description)
 
+    def disown(self) -> None:
+        """Let go of the board without stopping it (in a forked child: it is the parent's).
+
+        The child closes its copies of the descriptors, above all the watch
+        pipe: the board must still die with the process that started it, not
+        live on while a child runs.
+        """
+        self._closed = True
+        self._finalizer.detach()
+        for fd in (self._master, self._watch_w, self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
     def _gone(self, exc: OSError | None) -> DeviceDisconnected:
         if self._closed:
-            return DeviceDisconnected(f"{self.description} was closed")
+            return DeviceNotOpen(f"{self.description} was closed")
         if exc is not None and exc.errno not in (errno.EIO, errno.EBADF, errno.ENXIO):
-            return DeviceDisconnected(f"{self.description}: {exc}")
+            return BoardProcessEnded(f"{self.description}: {exc}")
         try:
             code = self._process.wait(timeout=1.0)
         except subprocess.TimeoutExpired:
-            return DeviceDisconnected(f"{self.description} board process hung up its terminal")
+            return BoardProcessEnded(f"{self.description} board process hung up its terminal")
         if code == -signal.SIGINT and time.monotonic() - self._last_interrupt < 5.0:
-            return DeviceDisconnected(
+            return BoardProcessEnded(
                 f"{self.description} board process exited on belayfw's interrupt, which "
                 "arrived just as its code finished (the unix port exits on an interrupt "
-                "while idle); open the device again"
+                "while idle)"
             )
         how = f"exited with code {code}" if code >= 0 else f"was killed by signal {-code}"
-        return DeviceDisconnected(f"{self.description} board process {how}")
+        return BoardProcessEnded(f"{self.description} board process {how}")
 
 
 class EmulatorBoard:
@@ -392,7 +408,7 @@ class EmulatorBoard:
     def attach(self) -> AttachedEmulator:
         with self._lock:
             if self.transport._closed:
-                raise DeviceDisconnected(f"{self.port} is closed")
+                raise DeviceNotOpen(f"{self.port} is closed")
             if self._attached is not None and not self._attached.detached:
                 raise PortInUse(f"{self.port} is in use by another device")
             self._attached = AttachedEmulator(self)
@@ -453,10 +469,22 @@ class AttachedEmulator:
 
     def _check(self) -> None:
         if self.detached:
-            raise DeviceDisconnected(f"{self.description}: this link was detached")
+            raise DeviceNotOpen(f"{self.description}: this link was detached")
 
 
 _running_boards: dict[str, EmulatorBoard] = {}
+_live_transports: weakref.WeakSet[EmulatorTransport] = weakref.WeakSet()
+
+
+def _disown_boards_in_child() -> None:
+    """After ``fork``: the child gets no share of the parent's boards (see ``disown``)."""
+    for transport in list(_live_transports):
+        transport.disown()
+    _live_transports.clear()
+    _running_boards.clear()
+
+
+os.register_at_fork(after_in_child=_disown_boards_in_child)
 
 
 def _release(
