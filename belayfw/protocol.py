@@ -5,6 +5,9 @@ mode (small) or raw-paste mode with flow control (large), reads in bulk with a
 deadline on every read, and interrupts the board when a command's timeout
 passes. Between commands an idle drainer keeps reading, so board threads never
 stall on a full buffer and their output reaches the host as it is printed.
+Raw-paste sending (:mod:`belayfw.raw_paste`), the idle drainer
+(:mod:`belayfw.drainer`) and resynchronisation after an incomplete exchange
+(:mod:`belayfw.in_step`) live in their own modules, as parts of :class:`RawRepl`.
 """
 
 from __future__ import annotations
@@ -15,14 +18,13 @@ import logging
 import os
 import re
 import secrets
-import select
-import struct
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from pydantic import BaseModel, ConfigDict
 
+from belayfw.drainer import IdleDrainer
 from belayfw.errors import (
     BelayError,
     CommandError,
@@ -31,12 +33,23 @@ from belayfw.errors import (
     ProtocolError,
     TaskTimeout,
 )
-from belayfw.response import FrameSink, OutputSink, Phase, Response, ResponseParser
+from belayfw.in_step import InStep
+from belayfw.raw_paste import RawPaste
+from belayfw.response import (
+    RAW_REPL_BANNER as RAW_REPL_BANNER,  # re-exported: the banner belongs to the protocol
+)
+from belayfw.response import (
+    FrameSink,
+    OutputSink,
+    Phase,
+    Response,
+    ResponseParser,
+    preview,
+)
 from belayfw.transports.base import Restartable, Transport
 
 log = logging.getLogger(__name__)
 
-RAW_REPL_BANNER = b"raw REPL; CTRL-B to exit\r\n>"
 FRIENDLY_PROMPT = b">>> "
 #: Commands longer than this go through raw-paste mode with flow control.
 RAW_PASTE_THRESHOLD = 256
@@ -45,16 +58,9 @@ UNMARKED_COMPILE_MARGIN = 0.002
 #: How long a board gets to stop after an interrupt before the next one.
 INTERRUPT_GRACE_SECONDS = 1.0
 INTERRUPT_ATTEMPTS = 3
-#: How long a call gets to finish by itself after a host Ctrl-C, before it is interrupted.
-HOST_INTERRUPT_GRACE_SECONDS = 0.1
 #: Reads never wait longer than this, so deadlines and closing are noticed.
 _READ_SLICE_SECONDS = 0.5
 _ENTRY_RETRY_SECONDS = 1.0
-_RAW_PASTE_STALL_SECONDS = 5.0
-#: The idle drainer starts reading once no command has run for this long.
-DRAIN_QUIET_SECONDS = 0.02
-#: How long a board gets to answer the ping that resynchronises the link.
-RESYNC_SECONDS = 5.0
 #: A reply that ends with no result (\x04, \x04, prompt) is taken as ended once
 #: nothing has followed its prompt for this long; more output means board code
 #: printed those bytes itself.
@@ -78,7 +84,7 @@ class LinkStats(BaseModel):
     round_trips: int
 
 
-class RawRepl:
+class RawRepl(RawPaste, IdleDrainer, InStep):
     """A raw-REPL session on one transport; safe to share between host threads."""
 
     def __init__(
@@ -134,7 +140,7 @@ class RawRepl:
                 try:
                     seen += self._read(retry_at)
                 except DeviceDisconnected as exc:
-                    said = f"; before that it printed {_preview(seen)}" if seen else ""
+                    said = f"; before that it printed {preview(seen)}" if seen else ""
                     raise type(exc)(f"{exc.args[0]}{said}") from None
                 index = seen.find(RAW_REPL_BANNER)
                 if index >= 0:
@@ -149,16 +155,8 @@ class RawRepl:
             if time.monotonic() >= deadline:
                 raise ProtocolError(
                     f"{transport.description} did not enter raw REPL within {timeout:.1f} s; "
-                    f"it sent {_preview(seen)}"
+                    f"it sent {preview(seen)}"
                 )
-
-    def start_drainer(self) -> None:
-        """Start reading board output between commands."""
-        if self._drainer is None:
-            self._drainer = threading.Thread(
-                target=self._drain, name=f"belayfw-drain[{self.transport.description}]", daemon=True
-            )
-            self._drainer.start()
 
     def close(self) -> None:
         """Stop the drainer and close the transport."""
@@ -238,7 +236,7 @@ class RawRepl:
                 return
         raise ProtocolError(
             f"{self.transport.description} did not come back from a soft reset; "
-            f"it sent {_preview(seen)}"
+            f"it sent {preview(seen)}"
         )
 
     @property
@@ -378,69 +376,6 @@ class RawRepl:
             )
         return response
 
-    def _resync(self) -> None:
-        """Bring the link back in step after an exchange that did not complete.
-
-        Whatever state the board is in (part of a command in its input, still
-        running or answering the abandoned one), it ends up reading a ping whose
-        frame names a fresh id: Ctrl-A clears a half-sent line (Ctrl-C first on a
-        real board, which also ends a half-sent raw paste; on the emulator a
-        Ctrl-C while idle would end the process), and every byte before the
-        ping's frame is dropped. One extra round trip, only after a fault.
-        """
-        call_id = self.next_call_id()
-        token = int(self.parser.token[1:], 16)
-        ping = b"print(end='\\x02%%08xr%%d:None\\x03'%%(%d,%d))" % (token, call_id)
-        prefix = b"\x03\x01" if self.transport.interrupt_on_entry else b"\x01"
-        self.parser.begin_sync(call_id)
-        dropped = self.parser.discarded
-        self._write(prefix + ping + b"\x04")
-        self.round_trips += 1
-        limit = time.monotonic() + RESYNC_SECONDS
-        try:
-            while not self.parser.done:
-                if time.monotonic() >= limit:
-                    self._broken = DeviceDisconnected(
-                        f"{self.transport.description} did not answer within "
-                        f"{RESYNC_SECONDS:g} s after an interrupted call; reconnect to go on"
-                    )
-                    raise self._broken
-                self._pump(limit)
-        except DeviceDisconnected as exc:
-            self._broken = exc
-            raise
-        self.parser.finish()
-        self._unsynced = False
-        log.debug(
-            "%s: back in step; dropped %d stale bytes",
-            self.transport.description,
-            self.parser.discarded - dropped,
-        )
-
-    def _reset_seen(self) -> DeviceDisconnected:
-        """The board rebooted: what it held is gone, so the link is given up."""
-        self._broken = DeviceDisconnected(
-            f"{self.transport.description} reset: {self.parser.board_reset}; "
-            "its code and state are gone: reconnect to deploy them again"
-        )
-        self._broken.suggestion = "reconnect (the board reset)"
-        return self._broken
-
-    def _unacknowledged(self) -> ProtocolError:
-        """A command the board never acknowledged: say what came instead, briefly."""
-        parser = self.parser
-        seconds = self._ack_allowed
-        count = parser.unacknowledged
-        if count:
-            preview = parser.garbage_preview or b""
-            what = f"{count:,} bytes of something else instead, starting {preview[:60]!r}"
-        else:
-            what = "nothing at all"
-        return ProtocolError(
-            f"{self.transport.description} did not acknowledge the command within "
-            f"{seconds:.1f} s; it sent {what}"
-        )
-
     def _await_response(
         self, deadline: float | None, timeout: float | None, ack_limit: float
     ) -> bool:
@@ -548,166 +483,6 @@ class RawRepl:
             timeout=timeout,
         )
 
-    def _stop_after_host_interrupt(self) -> None:
-        """Stop board code the host user gave up on; the next command resyncs.
-
-        A call about to finish gets HOST_INTERRUPT_GRACE_SECONDS to do so: an
-        interrupt that lands just as the code ends would end a unix-port board.
-        The exchange is never taken as complete here (a second Ctrl-C could land
-        inside this too): the link stays marked out of step, and its parser drops
-        whatever the board still sends for the abandoned command.
-        """
-        try:
-            limit = time.monotonic() + HOST_INTERRUPT_GRACE_SECONDS
-            while not self.parser.done and time.monotonic() < limit:
-                self._pump(limit)
-            if not self.parser.done:
-                self._drain_available()  # the last look
-                self._interrupt_if_running()
-        except DeviceDisconnected as exc:
-            self._broken = exc
-        finally:
-            self.parser.abandon()
-
-    # -- raw-paste mode -------------------------------------------------------------------
-
-    def _send_raw_paste(self, code: bytes, call_id: int, capture: bool) -> None:
-        """Send ``code`` in raw-paste mode, honouring the board's flow-control window."""
-        self._write(b"\x05A\x01")
-        header = self._read_until_reply(self._raw_paste_reply, "answer the raw-paste request")
-        before, reply, after = header
-        self._feed_idle(before)
-        if not reply.startswith(b"R\x01"):
-            # Refused, or firmware without raw-paste: plain raw mode from now on.
-            self.raw_paste = False
-            self._feed_idle(after)
-            self._write(code + b"\x04")
-            self.parser.begin(call_id, capture=capture)
-            return
-        self._feed_idle(reply[2:-2])  # thread output between the answer and the window
-        window = struct.unpack("<H", reply[-2:])[0]
-        credit = window + window * self._take_grants(after)
-        sent = 0
-        view = memoryview(code)
-        while sent < len(code):
-            if credit <= 0:
-                stall_limit = time.monotonic() + _RAW_PASTE_STALL_SECONDS
-                while credit <= 0:
-                    if time.monotonic() >= stall_limit:
-                        raise ProtocolError(
-                            f"{self.transport.description} stopped granting raw-paste window"
-                        )
-                    credit += window * self._take_grants(self._read(stall_limit))
-            chunk = bytes(view[sent : sent + credit])
-            self._write(chunk)
-            sent += len(chunk)
-            credit -= len(chunk)
-        self._write(b"\x04")
-        # The board acknowledges the end of data with \x04, then runs the code.
-        before, _, after = self._read_until_reply(_find_paste_ack, "acknowledge raw-paste data")
-        self._feed_idle(before.replace(b"\x01", b""))
-        self.parser.begin(call_id, capture=capture, raw_paste=True)
-        self._feed_idle(after)
-
-    @staticmethod
-    def _raw_paste_reply(data: bytearray) -> tuple[int, int]:
-        """Where the board's answer to a raw-paste request is in ``data``: (start, length).
-
-        ``R\\x00`` refuses; firmware older than raw-paste reprints the raw-REPL
-        banner. ``R\\x01`` accepts and is followed by the 16-bit window, which the
-        board writes separately, so a thread's print may sit between them: the
-        window is the first plausible pair after it, and what lies between is
-        handed back as output by :meth:`_send_raw_paste`.
-        """
-        for refusal in (b"R\x00", RAW_REPL_BANNER):
-            found = data.find(refusal)
-            if found >= 0:
-                return found, len(refusal)
-        accepted = data.find(b"R\x01")
-        if accepted < 0:
-            return -1, 0
-        for index in range(accepted + 2, len(data) - 1):
-            if _plausible_window(data[index : index + 2]):
-                return accepted, index + 2 - accepted
-        return -1, 0
-
-    def _read_until_reply(
-        self, locate: Callable[[bytearray], tuple[int, int]], what: str
-    ) -> tuple[bytes, bytes, bytes]:
-        """Read until ``locate`` finds the reply; return (before, reply, after)."""
-        pending = bytearray()
-        limit = time.monotonic() + _RAW_PASTE_STALL_SECONDS
-        while True:
-            start, length = locate(pending)
-            if start >= 0:
-                data = bytes(pending)
-                return data[:start], data[start : start + length], data[start + length :]
-            if time.monotonic() >= limit:
-                raise ProtocolError(
-                    f"{self.transport.description} did not {what}; it sent {_preview(pending)}"
-                )
-            pending += self._read(limit)
-
-    def _take_grants(self, data: bytes) -> int:
-        """Count window grants (\\x01) in ``data``; forward anything else as output."""
-        rest = data.replace(b"\x01", b"")
-        if b"\x04" in rest:
-            self._write(b"\x04")
-            raise ProtocolError(f"{self.transport.description} aborted the raw-paste transfer")
-        self._feed_idle(rest)
-        return len(data) - len(rest)
-
-    def _feed_idle(self, data: bytes | bytearray) -> None:
-        if data:
-            self.parser.feed(bytes(data))
-
-    # -- idle drainer ---------------------------------------------------------------------
-
-    def _drain(self) -> None:
-        """Read between commands, once the link has been quiet for a moment.
-
-        While the host keeps calling, this thread stays asleep (it wakes once per
-        quiet period to check), so it costs the hot path nothing; once no command
-        has run for ``DRAIN_QUIET_SECONDS`` it waits on the descriptor and
-        forwards whatever board threads print.
-        """
-        fd = self.transport.fileno()
-        poller = None
-        if fd is not None:
-            poller = select.poll()
-            poller.register(fd, select.POLLIN)
-            poller.register(self._wake_r, select.POLLIN)
-        try:
-            while True:
-                generation = self._generation
-                if self._stop.wait(DRAIN_QUIET_SECONDS):
-                    return
-                if self._generation != generation:
-                    continue  # busy: stay out of the way
-                if poller is not None:
-                    events = poller.poll()
-                    if self._stop.is_set() or any(ready == self._wake_r for ready, _ in events):
-                        return
-                if not self._lock.acquire(blocking=False):
-                    continue
-                try:
-                    if self._broken is not None or self._closing:
-                        return
-                    # With a descriptor the data is there now; without one, wait briefly.
-                    until = time.monotonic() + (0.0 if fd is not None else DRAIN_QUIET_SECONDS)
-                    data = self._read(until)
-                    if data:
-                        self.parser.feed(data)
-                finally:
-                    self._lock.release()
-        except DeviceDisconnected as exc:
-            self._broken = exc
-            log.warning("%s", exc)
-        except (OSError, ValueError) as exc:  # the descriptor went away under us
-            if not self._closing:
-                self._broken = DeviceDisconnected(f"{self.transport.description}: {exc}")
-                log.warning("%s", self._broken)
-
     # -- bytes ------------------------------------------------------------------------------
 
     def _write(self, data: bytes) -> None:
@@ -720,21 +495,5 @@ class RawRepl:
         return data
 
 
-def _plausible_window(pair: bytes | bytearray) -> bool:
-    """A raw-paste window size: a power of two from 16 to 8192 (MicroPython's are)."""
-    window = pair[0] | pair[1] << 8
-    return 16 <= window <= 8192 and window & (window - 1) == 0
-
-
-def _find_paste_ack(data: bytearray) -> tuple[int, int]:
-    """The board's \\x04 that ends raw-paste data, skipping late window grants."""
-    return data.find(b"\x04"), 1
-
-
 def _ignore_frame(tag: str, payload: bytes) -> None:
     log.debug("unhandled board frame %r: %r", tag, payload[:80])
-
-
-def _preview(data: bytes | bytearray, limit: int = 120) -> str:
-    data = bytes(data)
-    return repr(data if len(data) <= limit else data[-limit:])

@@ -30,6 +30,8 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+RAW_REPL_BANNER = b"raw REPL; CTRL-B to exit\r\n>"
+
 OutputSink = Callable[[str], None]
 FrameSink = Callable[[str, bytes], None]
 
@@ -459,3 +461,9 @@ def _first_control(buffer: bytearray, start: int, end: int) -> int:
 def _looks_like_traceback(stderr: bytearray) -> bool:
     """True when an unframed stderr section is the board reporting an error."""
     return b"Traceback (most recent call last)" in stderr or b"Error" in stderr
+
+
+def preview(data: bytes | bytearray, limit: int = 120) -> str:
+    """The last ``limit`` bytes of ``data``, for an error message."""
+    data = bytes(data)
+    return repr(data if len(data) <= limit else data[-limit:])
