@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/wire.py
 	$(BIN)/python benchmarks/model.py
 	$(BIN)/python benchmarks/sessions.py
+	$(BIN)/python benchmarks/leaks.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .mypy_cache

@@ -87,6 +87,8 @@ class Connection:
             reply = self._decode(response)
         finally:
             parser.token = token
+        if type(reply) is not tuple or len(reply) != 6:
+            raise ProtocolError(f"board answered the connection probe with {reply!r:.120}")
         board_token, version, hashes, unique_id, free, firmware = reply
         if not isinstance(free, int):
             raise ProtocolError(f"board reported a malformed free heap {free!r}")

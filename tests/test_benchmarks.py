@@ -31,3 +31,23 @@ def test_benchmark_prints_its_ratios(script: str, arguments: list[str], rows: in
     )
     assert result.returncode == 0, result.stderr
     assert len(RATIO.findall(result.stdout)) == rows
+
+
+def test_leak_benchmark_prints_bytes_per_cycle() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(BENCHMARKS / "leaks.py"),
+            "--sessions",
+            "3",
+            "--opens",
+            "2",
+            "--warm-up",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(re.findall(r"^\w.* \d+ +-?\d+\.\d$", result.stdout, re.MULTILINE)) == 2
