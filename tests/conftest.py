@@ -18,6 +18,8 @@ import pytest
 # where platformdirs does not read XDG_CACHE_HOME.
 TEST_CACHE_HOME = tempfile.mkdtemp(prefix="belayfw-test-cache-")
 os.environ["XDG_CACHE_HOME"] = TEST_CACHE_HOME
+# Port lock files too (one per port string; tests open many socket:// ports).
+os.environ["BELAYFW_LOCK_DIR"] = os.path.join(TEST_CACHE_HOME, "port-locks")
 
 from belayfw import Device  # noqa: E402 - after the cache folder is set
 

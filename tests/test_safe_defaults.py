@@ -15,6 +15,7 @@ import pytest
 
 from belayfw import Device, DeviceDisconnected, EmulatorBoard, SessionManager, default_manager
 from belayfw.session.capabilities import CapabilityCache
+from belayfw.transports.port_lock import lock_folder
 from tests.conftest import TEST_CACHE_HOME, wait_until
 
 
@@ -22,6 +23,7 @@ def test_tests_never_write_into_the_real_user_cache() -> None:
     for folder in (CapabilityCache().folder, default_manager().capabilities.folder):
         assert Path(folder).is_relative_to(TEST_CACHE_HOME)
     assert os.environ["XDG_CACHE_HOME"] == TEST_CACHE_HOME
+    assert lock_folder().is_relative_to(TEST_CACHE_HOME)
 
 
 def test_a_reflashed_board_is_detected_again() -> None:
