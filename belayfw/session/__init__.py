@@ -6,7 +6,7 @@ from belayfw.session.health import SessionHealth
 from belayfw.session.lifecycle import SessionState
 from belayfw.session.manager import SessionManager, SessionStats, current_session, default_manager
 from belayfw.session.options import SessionLimits, SessionOptions
-from belayfw.session.session import DeviceSession, SessionListener
+from belayfw.session.session import DeviceSession, SessionBoard, SessionListener, maintaining
 from belayfw.session.store import SessionStore
 from belayfw.session.tracker import (
     BaseSessionResource,
@@ -27,6 +27,7 @@ __all__ = [
     "PerformanceProfile",
     "ResourceStats",
     "ResourceTracker",
+    "SessionBoard",
     "SessionEvent",
     "SessionHealth",
     "SessionLimits",
@@ -40,4 +41,5 @@ __all__ = [
     "ThreadRecord",
     "current_session",
     "default_manager",
+    "maintaining",
 ]
