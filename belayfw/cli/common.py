@@ -69,9 +69,9 @@ def pick_port(port: str | None) -> str:
 
 
 @contextmanager
-def open_board(port: str | None, **options: object) -> Iterator[Device]:
+def open_board(port: str | None) -> Iterator[Device]:
     """Open the board a command works on, closed when the command ends."""
-    with Device(pick_port(port), **options) as device:  # type: ignore[arg-type]
+    with Device(pick_port(port)) as device:
         yield device
 
 
