@@ -168,3 +168,37 @@ def test_mpremote_opens_the_emulator_board(tmp_path: Path, served: str) -> None:
 def test_emulator_rejects_a_bad_profile(tmp_path: Path) -> None:
     line = one_error_line(belayfw(tmp_path, "emulator", "--profile", "nope"))
     assert "unknown emulator profile 'nope'" in line and "pico" in line
+
+
+def _serve(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
+    process = start_belayfw(tmp_path, "emulator", *args)
+    assert process.stdout is not None
+    return process, process.stdout.readline().strip()
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=30)
+    assert process.returncode == 0
+
+
+def test_emulator_flash_image_keeps_files_across_resets_and_runs(tmp_path: Path) -> None:
+    image = tmp_path / "board.bin"
+    process, path = _serve(tmp_path, "--flash", str(image))
+    try:
+        wrote = belayfw(
+            tmp_path, "exec", "with open('notes.txt', 'w') as f: f.write('kept')", "-p", path
+        )
+        assert wrote.returncode == 0, wrote.stderr
+        assert belayfw(tmp_path, "reset", "--soft", "-p", path).returncode == 0
+        after_reset = belayfw(tmp_path, "eval", "open('notes.txt').read()", "-p", path)
+        assert after_reset.stdout == "'kept'\n", after_reset.stderr  # RAM cleared, files kept
+    finally:
+        _stop(process)
+    assert image.is_file()
+    process, path = _serve(tmp_path, "--flash", str(image))
+    try:
+        again = belayfw(tmp_path, "eval", "open('notes.txt').read()", "-p", path)
+        assert again.stdout == "'kept'\n", again.stderr  # the next board has the same flash
+    finally:
+        _stop(process)

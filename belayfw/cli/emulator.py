@@ -17,9 +17,8 @@ from typing import Annotated
 
 from cyclopts import Parameter
 
-from belayfw.cli.common import UsageError, note
+from belayfw.cli.common import note
 from belayfw.export import ExportedBoard, PtyExport
-from belayfw.transports.emulator import PROFILES
 
 
 def emulator(
@@ -37,17 +36,10 @@ def emulator(
     profile
         The kind of board to imitate (its heap size): unix, pico or esp32.
     flash
-        A flash image file for the board's file system (kept between runs).
+        The board's flash as an image file that outlives it (created when missing):
+        the board's files are there again next time. Default: a fresh flash each run.
     """
-    if profile not in PROFILES:
-        raise UsageError(
-            f"unknown emulator profile {profile!r}; choose one of {', '.join(PROFILES)}"
-        )
-    if flash is not None:
-        raise UsageError(
-            "--flash needs the emulator's confined flash, which this version does not have yet"
-        )
-    serve_pty(ExportedBoard(profile))
+    serve_pty(ExportedBoard(profile, flash=flash))
 
 
 def serve_pty(board: ExportedBoard) -> None:

@@ -11,7 +11,6 @@ from rich.table import Table
 from belayfw.cli.common import Port, open_board, out
 from belayfw.device import Device
 from belayfw.errors import BelayError
-from belayfw.transports import scheme_of
 
 #: Total and free bytes of the board's root file system, in one expression.
 _FLASH = "(lambda s: (s[0] * s[2], s[0] * s[3]))(__import__('os').statvfs('/'))"
@@ -46,8 +45,6 @@ def board_facts(device: Device) -> dict[str, Any]:
     try:
         total, free = device.eval(_FLASH)
         facts["flash"] = {"total": total, "free": free}
-        if scheme_of(device.port) == "emulator":
-            facts["flash"]["note"] = "the emulator's / is this computer's disk"
     except BelayError as error:  # a board without a file system
         facts["flash"] = {"error": str(error)}
     return facts
@@ -87,5 +84,4 @@ def _memory(free: int | None, allocated: int | None) -> str:
 def _flash(flash: dict[str, Any]) -> str:
     if "error" in flash:
         return f"- ({flash['error']})"
-    text = f"{flash['free'] / 1024:,.0f} KB free of {flash['total'] / 1024:,.0f} KB"
-    return f"{text} ({flash['note']})" if "note" in flash else text
+    return f"{flash['free'] / 1024:,.0f} KB free of {flash['total'] / 1024:,.0f} KB"

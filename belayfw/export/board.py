@@ -12,6 +12,7 @@ what a board does and what mpremote waits for before every command.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 
@@ -29,8 +30,10 @@ _REBOOT_SECONDS = 10.0
 class ExportedBoard:
     """An emulator board served to one outside client at a time; it survives resets."""
 
-    def __init__(self, profile: str = "unix") -> None:
-        self.transport = EmulatorTransport(profile)
+    def __init__(
+        self, profile: str = "unix", *, flash: str | os.PathLike[str] | None = None
+    ) -> None:
+        self.transport = EmulatorTransport(profile, flash=flash)
         self.description = self.transport.description
         self.reboots = 0
         self._raw_mode = False  # the client's last mode switch: Ctrl-A raw, Ctrl-B friendly
