@@ -61,9 +61,7 @@ def pick_port(port: str | None) -> str:
     chosen = resolve_port(None)
     if os.environ.get("BELAYFW_PORT"):
         note(f"using {chosen} (from BELAYFW_PORT)")
-    elif chosen == "emulator":
-        note("no MicroPython USB board attached; using the emulator (pass -p to choose)")
-    else:
+    elif chosen != "emulator":  # falling back to the emulator, resolve_port warns itself
         note(f"using the MicroPython board on {chosen} (pass -p to choose)")
     return chosen
 
