@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 COMMAND = [sys.executable, "-m", "belayfw.cli"]
+#: The same, with Ctrl-C restored: a test runner started in the background passes SIGINT
+#: on ignored (as shells do for background jobs). No preexec_fn: it is unsafe in a
+#: process with threads and at-fork handlers.
+INTERRUPTIBLE_COMMAND = [
+    sys.executable,
+    "-c",
+    "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "sys.argv[0] = 'belayfw'; runpy.run_module('belayfw.cli', run_name='__main__')",
+]
 
 
 def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -45,11 +53,7 @@ def start_belayfw(tmp_path: Path, *args: str, **popen: Any) -> subprocess.Popen[
     popen.setdefault("stderr", subprocess.PIPE)
     popen.setdefault("stdin", subprocess.DEVNULL)
     return subprocess.Popen(
-        [*COMMAND, *args],
-        text=True,
-        env=cli_env(tmp_path),
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-        **popen,
+        [*INTERRUPTIBLE_COMMAND, *args], text=True, env=cli_env(tmp_path), **popen
     )
 
 
