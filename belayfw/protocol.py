@@ -131,10 +131,12 @@ class RawRepl(RawPaste, IdleDrainer, InStep):
         deadline = time.monotonic() + timeout
         seen = bytearray()
         transport = self.transport
+        requests = 0
         while True:
             if transport.interrupt_on_entry:
                 self._write(b"\r\x03\x03")
             self._write(b"\x01")
+            requests += 1
             retry_at = min(deadline, time.monotonic() + _ENTRY_RETRY_SECONDS)
             while time.monotonic() < retry_at:
                 try:
@@ -148,7 +150,8 @@ class RawRepl(RawPaste, IdleDrainer, InStep):
                         log.debug(
                             "%s: before raw REPL: %r", transport.description, bytes(seen[:index])
                         )
-                    rest = bytes(seen[index + len(RAW_REPL_BANNER) :])
+                    after = seen[index + len(RAW_REPL_BANNER) :]
+                    rest = self._skip_banners(after, requests - 1, deadline)
                     if rest:
                         self.parser.feed(rest)
                     return
@@ -157,6 +160,23 @@ class RawRepl(RawPaste, IdleDrainer, InStep):
                     f"{transport.description} did not enter raw REPL within {timeout:.1f} s; "
                     f"it sent {preview(seen)}"
                 )
+
+    def _skip_banners(self, data: bytearray, count: int, deadline: float) -> bytes:
+        """Read past the banners answering the repeated Ctrl-A's of a slow entry.
+
+        A board slow to start (a loaded host) answers every Ctrl-A it was sent
+        with a banner; left in the stream, a later one would read as a reset.
+        """
+        while count > 0:
+            index = data.find(RAW_REPL_BANNER)
+            if index >= 0:
+                del data[: index + len(RAW_REPL_BANNER)]
+                count -= 1
+            elif time.monotonic() >= deadline:
+                break  # those Ctrl-A's were lost (a board still booting): none will come
+            else:
+                data += self._read(deadline)
+        return bytes(data)
 
     def close(self) -> None:
         """Stop the drainer and close the transport."""

@@ -160,3 +160,17 @@ def test_argument_too_big_for_the_board_says_so_and_the_board_stays_usable(outpu
             assert "too big for the board" in str(error)
         assert device.size("still fine") == 10
         assert device.size("z" * 3_000) == 3_000
+
+
+def test_a_slow_entry_s_extra_banners_are_not_taken_for_a_reset(monkeypatch) -> None:
+    # A board slow to start (a loaded host) gets a second Ctrl-A and answers both.
+    monkeypatch.setattr(protocol_module, "_ENTRY_RETRY_SECONDS", 0.05)
+    reply = b"OK" + TOKEN + b"r%d:5\x03\x04\x04>" % CALL
+    outputs: list[str] = []
+    transport = ScriptedTransport([AwaitWrite(2), BANNER, BANNER, AwaitWrite(), reply])
+    repl = RawRepl(transport, token=TOKEN, on_output=outputs.append)
+    repl.enter(timeout=10)
+    assert transport.writes.count(b"\x01") == 2
+    response = repl.execute(b"_bfw_c(7,f)", call_id=CALL, timeout=None)
+    assert (response.result_tag, response.result) == ("r", b"5")
+    assert outputs == []
