@@ -14,6 +14,7 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
+from functools import cached_property
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
@@ -27,6 +28,7 @@ from belayfw.errors import DeviceError, ResourceCleanupError
 from belayfw.executors.base import INTERNAL_TIMEOUT
 from belayfw.executors.program import BoardProgram
 from belayfw.executors.thread import ThreadHandle
+from belayfw.fs import BoardFS, SyncProgress, SyncReport
 from belayfw.link import BoardLink
 from belayfw.output import BoardFrames
 from belayfw.protocol import LinkStats
@@ -233,6 +235,26 @@ class Device(metaclass=DeviceMeta):
 
     #: Deprecated name of :attr:`primary_session`.
     session = renamed("primary_session")
+
+    @cached_property
+    def fs(self) -> BoardFS:
+        """The board's files: list, read, write, transfer, hash (see :mod:`belayfw.fs`)."""
+        return BoardFS(self)
+
+    def sync(
+        self,
+        local_dir: str | os.PathLike[str],
+        remote: str = "/",
+        *,
+        delete: bool = False,
+        ignore: list[str] | None = None,
+        dry_run: bool = False,
+        progress: SyncProgress | None = None,
+    ) -> SyncReport:
+        """Make board folder ``remote`` match ``local_dir`` (see :meth:`BoardFS.sync`)."""
+        return self.fs.sync(
+            local_dir, remote, delete=delete, ignore=ignore, dry_run=dry_run, progress=progress
+        )
 
     @property
     def link_stats(self) -> LinkStats:

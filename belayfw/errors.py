@@ -97,10 +97,36 @@ class ArgumentTypeError(ConfigurationError, TypeError):
     """An argument of the wrong type (also a ``TypeError``)."""
 
 
-class BoardFileNotFound(BelayError, FileNotFoundError):
+class BoardFileError(BelayError, OSError):
+    """The board's file system refused an operation; ``filename`` is the board path."""
+
+
+class BoardFileNotFound(BoardFileError, FileNotFoundError):
     """A file or folder on the board does not exist."""
 
     suggestion = "check the path on the board"
+
+
+class BoardFileExists(BoardFileError, FileExistsError):
+    """A file or folder on the board is already there."""
+
+
+class BoardIsADirectory(BoardFileError, IsADirectoryError):
+    """A file operation met a folder on the board."""
+
+
+class BoardNotADirectory(BoardFileError, NotADirectoryError):
+    """A folder operation met a file on the board (or a path runs through one)."""
+
+
+class BoardFlashFull(BoardFileError):
+    """The board's flash has no room left for what was written."""
+
+    suggestion = "remove files from the board (see fs.df()) or write less"
+
+
+class BoardPathError(ConfigurationError):
+    """A board path that cannot be valid (empty, NUL, above the root), refused on the host."""
 
 
 class ProtocolError(BelayError):

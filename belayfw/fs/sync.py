@@ -1,0 +1,146 @@
+"""``dev.sync``: make a board folder match a host folder, sending only what changed.
+
+One round trip brings the SHA-256 of every board file under the target; the
+host compares with its own files and sends only new or changed ones (each
+with :mod:`belayfw.fs.transfer`). ``delete=True`` removes board files the host
+folder lacks, only ever under the target folder, and is refused when the host
+folder is empty or missing (it would wipe the target). Ignore patterns are
+``.gitignore``-style (``pathspec``), on top of ``__pycache__``, ``.git`` and
+``*.pyc`` and the host folder's own ``.gitignore``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+import pathspec
+from pydantic import BaseModel
+
+from belayfw.errors import ConfigurationError
+from belayfw.fs.paths import board_path, is_within, join
+
+DEFAULT_IGNORE = ("__pycache__/", ".git/", "*.pyc")
+
+#: ``progress(files_done, files_total, bytes_done, bytes_total)``.
+SyncProgress = Callable[[int, int, int, int], None]
+
+
+class SyncTarget(Protocol):
+    """What a sync needs from ``dev.fs`` (:class:`~belayfw.fs.files.BoardFS`)."""
+
+    def hashes(self, folder: str = "/") -> dict[str, tuple[int, str]]: ...
+
+    def mkdir(self, path: str, *, parents: bool = True, exist_ok: bool = True) -> None: ...
+
+    def write_bytes(self, path: str, data: bytes) -> int: ...
+
+    def remove(self, path: str) -> None: ...
+
+
+class SyncReport(BaseModel):
+    """What a sync did (or, with ``dry_run``, would do). Paths are relative to the target."""
+
+    remote: str
+    sent: list[str] = []
+    unchanged: list[str] = []
+    deleted: list[str] = []
+    created_dirs: list[str] = []
+    bytes_sent: int = 0
+    seconds: float = 0.0
+    dry_run: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.sent or self.deleted or self.created_dirs)
+
+
+def ignore_spec(root: Path, ignore: list[str] | None) -> pathspec.GitIgnoreSpec:
+    """The defaults, ``ignore`` and ``root/.gitignore`` as one matcher."""
+    patterns = [*DEFAULT_IGNORE, *(ignore or [])]
+    gitignore = root / ".gitignore"
+    if gitignore.is_file():
+        patterns += gitignore.read_text(encoding="utf-8").splitlines()
+    return pathspec.GitIgnoreSpec.from_lines(patterns)
+
+
+def local_files(root: Path, spec: pathspec.GitIgnoreSpec) -> dict[str, Path]:
+    """``{posix path relative to root: file}`` for every host file not ignored."""
+    found: dict[str, Path] = {}
+    for folder, dirs, files in os.walk(root):
+        relative_folder = Path(folder).relative_to(root).as_posix()
+        prefix = "" if relative_folder == "." else relative_folder + "/"
+        dirs[:] = sorted(d for d in dirs if not spec.match_file(prefix + d + "/"))
+        for name in sorted(files):
+            relative = prefix + name
+            if not spec.match_file(relative):
+                found[relative] = Path(folder) / name
+    return found
+
+
+def sync(
+    fs: SyncTarget,
+    local_dir: str | os.PathLike[str],
+    remote: str | os.PathLike[str] = "/",
+    *,
+    delete: bool = False,
+    ignore: list[str] | None = None,
+    dry_run: bool = False,
+    progress: SyncProgress | None = None,
+) -> SyncReport:
+    """Make board folder ``remote`` hold what host folder ``local_dir`` holds."""
+    started = time.perf_counter()
+    root = Path(local_dir)
+    if not root.is_dir():
+        raise ConfigurationError(f"cannot sync {root}: no such folder on this computer")
+    target = board_path(remote)
+    spec = ignore_spec(root, ignore)
+    files = local_files(root, spec)
+    if delete and not files:
+        raise ConfigurationError(
+            f"refusing to sync an empty folder ({root}) with delete=True: it would remove "
+            f"every file under {target} on the board"
+        )
+    report = SyncReport(remote=target, dry_run=dry_run)
+    on_board = fs.hashes(target)
+    to_send: list[tuple[str, bytes]] = []
+    for relative, path in files.items():
+        data = path.read_bytes()
+        known = on_board.get(relative)
+        if known is not None and known == (len(data), hashlib.sha256(data).hexdigest()):
+            report.unchanged.append(relative)
+        else:
+            to_send.append((relative, data))
+    board_dirs = {relative.rpartition("/")[0] for relative in on_board}
+    needed = sorted({relative.rpartition("/")[0] for relative, _ in to_send} - board_dirs - {""})
+    report.created_dirs = [d for d in needed if not any(o.startswith(d + "/") for o in needed)]
+    if delete:
+        # An ignored name is left alone on the board too (board-made logs, say).
+        report.deleted = sorted(
+            name for name in set(on_board) - set(files) if not spec.match_file(name)
+        )
+    total_bytes = sum(len(data) for _, data in to_send)
+    if not dry_run:
+        if target != "/":
+            fs.mkdir(target, parents=True, exist_ok=True)
+        for folder in report.created_dirs:
+            fs.mkdir(join(target, folder), parents=True, exist_ok=True)
+        done_bytes = 0
+        for count, (relative, data) in enumerate(to_send, 1):
+            fs.write_bytes(join(target, relative), data)
+            done_bytes += len(data)
+            if progress is not None:
+                progress(count, len(to_send), done_bytes, total_bytes)
+        for relative in report.deleted:
+            doomed = join(target, relative)
+            if not is_within(doomed, target):  # board paths from its own walk; never outside
+                raise ConfigurationError(f"refusing to delete {doomed}: outside {target}")
+            fs.remove(doomed)
+    report.sent = [relative for relative, _ in to_send]
+    report.bytes_sent = total_bytes
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,108 @@
+"""dev.sync against the emulator board: only changes sent, deletes confined, ignores honoured."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from belayfw import Device
+from belayfw.errors import ConfigurationError
+
+
+def _project(root: Path) -> Path:
+    (root / "lib").mkdir(parents=True)
+    (root / "main.py").write_text("import lib.driver\n")
+    (root / "lib" / "driver.py").write_text("X = 1\n" * 200)
+    (root / "config.json").write_text('{"rate": 5}')
+    (root / "__pycache__").mkdir()
+    (root / "__pycache__" / "main.cpython-311.pyc").write_bytes(b"\0")
+    (root / "notes.pyc").write_bytes(b"\0")
+    return root
+
+
+def test_sync_sends_only_what_changed(board: Device, tmp_path: Path) -> None:
+    project = _project(tmp_path / "project")
+    first = board.sync(project, "/app")
+    assert sorted(first.sent) == ["config.json", "lib/driver.py", "main.py"]
+    assert first.unchanged == [] and first.bytes_sent > 1200
+    assert board.fs.read_text("/app/lib/driver.py") == "X = 1\n" * 200
+    assert not board.fs.exists("/app/__pycache__") and not board.fs.exists("/app/notes.pyc")
+
+    before = board.link_stats.round_trips
+    again = board.sync(project, "/app")
+    assert again.sent == [] and sorted(again.unchanged) == sorted(first.sent)
+    assert not again.changed
+    assert board.link_stats.round_trips - before <= 2
+
+    (project / "config.json").write_text('{"rate": 6}')
+    (project / "lib" / "new.py").write_text("NEW = 1\n")
+    third = board.sync(project, "/app")
+    assert sorted(third.sent) == ["config.json", "lib/new.py"]
+    assert board.fs.read_text("/app/config.json") == '{"rate": 6}'
+
+
+def test_delete_removes_only_under_the_target(board: Device, tmp_path: Path) -> None:
+    project = _project(tmp_path / "project")
+    board.fs.write_text("/outside.txt", "keep me")
+    board.fs.mkdir("/app/lib")
+    board.fs.write_text("/app/stale.py", "old")
+    board.fs.write_text("/app/lib/old.py", "old")
+    board.fs.write_text("/app/data.log", "board made this")
+    report = board.sync(project, "/app", delete=True, ignore=["*.log"])
+    assert sorted(report.deleted) == ["lib/old.py", "stale.py"]
+    assert board.fs.read_text("/outside.txt") == "keep me"
+    assert board.fs.read_text("/app/data.log") == "board made this"  # ignored: left alone
+    assert sorted(board.fs.hashes("/app")) == [
+        "config.json",
+        "data.log",
+        "lib/driver.py",
+        "main.py",
+    ]
+    assert "rom" in board.fs.ls("/")
+    whole = board.sync(project, "/", delete=True, ignore=["*.log"])
+    assert "outside.txt" in whole.deleted and not any(n.startswith("rom") for n in whole.deleted)
+    assert board.fs.ls("/rom") == ["machine.py"]
+
+
+def test_dry_run_reports_without_writing(board: Device, tmp_path: Path) -> None:
+    project = _project(tmp_path / "project")
+    board.fs.mkdir("/app")
+    board.fs.write_text("/app/stale.py", "old")
+    report = board.sync(project, "/app", delete=True, dry_run=True)
+    assert report.dry_run
+    assert sorted(report.sent) == ["config.json", "lib/driver.py", "main.py"]
+    assert report.deleted == ["stale.py"]
+    assert board.fs.ls("/app") == ["stale.py"]
+
+
+def test_gitignore_and_patterns(board: Device, tmp_path: Path) -> None:
+    project = _project(tmp_path / "project")
+    (project / ".gitignore").write_text("secrets/\n")
+    (project / "secrets").mkdir()
+    (project / "secrets" / "key.txt").write_text("k")
+    (project / "docs").mkdir()
+    (project / "docs" / "readme.md").write_text("r")
+    report = board.sync(project, "/", ignore=["docs/"])
+    assert sorted(report.sent) == [".gitignore", "config.json", "lib/driver.py", "main.py"]
+
+
+def test_progress_counts_files_and_bytes(board: Device, tmp_path: Path) -> None:
+    project = _project(tmp_path / "project")
+    seen: list[tuple[int, int, int, int]] = []
+    report = board.sync(project, "/", progress=lambda *counts: seen.append(counts))
+    assert seen[-1] == (3, 3, report.bytes_sent, report.bytes_sent)
+
+
+def test_refuses_missing_or_empty_folders(board: Device, tmp_path: Path) -> None:
+    board.fs.write_text("/precious.txt", "x")
+    with pytest.raises(ConfigurationError, match="no such folder"):
+        board.sync(tmp_path / "absent", "/", delete=True)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigurationError, match="empty folder"):
+        board.sync(tmp_path / "empty", "/", delete=True)
+    (tmp_path / "only_cache" / "__pycache__").mkdir(parents=True)
+    (tmp_path / "only_cache" / "__pycache__" / "x.pyc").write_bytes(b"\0")
+    with pytest.raises(ConfigurationError, match="empty folder"):
+        board.sync(tmp_path / "only_cache", "/", delete=True)
+    assert board.fs.read_text("/precious.txt") == "x"
