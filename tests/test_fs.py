@@ -191,3 +191,33 @@ def test_df_reports_the_flash(output) -> None:
         assert 0 < usage.free < usage.total
         board.fs.write_bytes("/x", os.urandom(100_000))
         assert board.fs.df().free < usage.free
+
+
+def test_session_fs_caches_listings_until_a_change(board: Device) -> None:
+    session = board.primary_session
+    assert session is not None
+    board.fs.write_text("/a.txt", "1")
+    assert [e.name for e in session.fs.ls("/")] == ["a.txt", "rom"]
+    before = board.link_stats.round_trips
+    assert [e.name for e in session.fs.ls("/")] == ["a.txt", "rom"]
+    assert session.fs.stat("/a.txt").size == 1
+    session.fs.stat("/a.txt")
+    assert board.link_stats.round_trips - before == 1  # the stat; the listing was cached
+    board.fs.write_text("/b.txt", "22")  # through dev.fs: the cache is dropped
+    assert [e.name for e in session.fs.ls("/")] == ["a.txt", "b.txt", "rom"]
+    session.fs.remove("/a.txt")
+    assert [e.name for e in session.fs.ls("/")] == ["b.txt", "rom"]
+    assert any(event.message == "fs remove" for event in session.events)
+
+
+def test_session_tempfile_is_removed_when_the_session_ends(output) -> None:
+    with Device("emulator", output=output) as board:
+        with board.manager.new_session(board) as extra:
+            path = extra.fs.tempfile(".log")
+            assert path.endswith(".log") and board.fs.exists(path)
+            assert any(r.resource_id == path for r in extra.resources.resources)
+        assert not board.fs.exists(path)
+        with pytest.raises(ValueError), board.manager.new_session(board) as failing:
+            doomed = failing.fs.tempfile()
+            raise ValueError("user code failed")
+        assert not board.fs.exists(doomed)

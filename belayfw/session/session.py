@@ -25,6 +25,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from belayfw.errors import ResourceCleanupError
+from belayfw.fs.files import BoardFS
+from belayfw.fs.session import SessionFiles
 from belayfw.session.events import EventLog, EventType
 from belayfw.session.health import HealthRecord, SessionHealth, check_limits
 from belayfw.session.lifecycle import SessionState, StateMachine
@@ -98,6 +100,11 @@ class SessionBoard(Protocol):
         """Remove the device's methods from the board (``purge_on_end``)."""
         ...
 
+    @property
+    def fs(self) -> BoardFS:
+        """The board's files (``dev.fs``)."""
+        ...
+
 
 class SessionOwner(Protocol):
     """The manager a session belongs to: it ends and forgets sessions."""
@@ -119,6 +126,7 @@ class DeviceSession:
     __slots__ = (
         "_busy_calls",
         "_end_lock",
+        "_fs",
         "_health",
         "_listeners",
         "_lock",
@@ -162,6 +170,7 @@ class DeviceSession:
         self._listeners: list[Any] = []
         self._lock = threading.Lock()
         self._end_lock = threading.Lock()  # one termination at a time; later callers wait
+        self._fs: SessionFiles | None = None
         self._busy_calls = 0  # calls in flight: a session running a long call is not idle
         self._was_active = False  # reached ACTIVE once: it may have started board work
         self._machine = StateMachine(self._state_changed, owner=f"session {self.id}")
@@ -205,6 +214,13 @@ class DeviceSession:
     def end(self) -> None:
         """End the session: stop its threads, clean its resources (see ``SessionManager.end``)."""
         self.manager.end(self)
+
+    @property
+    def fs(self) -> SessionFiles:
+        """The board's files as this session sees them (cached listings, logged changes)."""
+        if self._fs is None:
+            self._fs = SessionFiles(self, self.device.fs)
+        return self._fs
 
     def record_event(self, message: str, **data: Any) -> None:
         """Add a custom event to the session's log."""
