@@ -199,10 +199,42 @@ class ResponseParser:
         parser's own state is consistent, so a callback that raises loses
         nothing and cannot make the same bytes be parsed twice.
         """
+        if self.phase is Phase.AWAIT_OK and not self._buffer and self._took_whole(data):
+            return
         try:
             self._parse(data)
         finally:
             self._deliver()
+
+    def _took_whole(self, data: bytes) -> bool:
+        """The fast path: a response that arrived whole in one read, and nothing else.
+
+        ``OK`` + one result frame of this call + ``\\x04\\x04>``: the common case
+        of a call that printed nothing. Anything else (output, a thread's frame,
+        a started frame, a split) takes the general path.
+        """
+        token = self.token
+        body = 2 + len(token) + 1
+        if (
+            data[-4:] != _WHOLE_END
+            or data[:2] != b"OK"
+            or data[2 : body - 1] != token
+            or data[body - 1 : body] not in _RESULT_TAG_BYTES
+        ):
+            return False
+        call_id = self._call_id
+        if data[body : body + len(call_id)] != call_id:
+            return False
+        payload = data[body + len(call_id) : -4]
+        if b"\x02" in payload or b"\x03" in payload or b"\x04" in payload:
+            return False
+        response = self._response
+        response.result_tag = chr(data[body - 1])
+        response.result = payload
+        self.ok_at = time.monotonic()
+        self.phase = Phase.DONE
+        self.prompt_pending = False  # the prompt came with it
+        return True
 
     def _parse(self, data: bytes) -> None:
         buffer = self._buffer
@@ -436,6 +468,9 @@ _PHASE_MARKERS: dict[tuple[Phase, bool], tuple[bytes, ...]] = {
 
 
 _PROMPT = ord(">")
+#: How a whole response ends: the result frame's end, both \x04 and the prompt.
+_WHOLE_END = FRAME_END + b"\x04\x04>"
+_RESULT_TAG_BYTES = tuple(tag.encode() for tag in sorted(RESULT_TAGS))
 #: Output read before a command's OK that is forwarded at once; past this it is
 #: held until the OK comes (a board that never sends one sent garbage, not output).
 FORWARD_BEFORE_OK = 4096

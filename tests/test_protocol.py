@@ -174,3 +174,32 @@ def test_parser_result_and_output_survive_any_split(noise: list[str], cuts: list
     assert (response.result_tag, response.result) == ("r", b"[1, 2, 3]")
     assert "".join(outputs) == expected_output
     assert not parser.prompt_pending
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    payload=st.text(max_size=40).map(lambda text: repr(text).encode()),
+    tag=st.sampled_from("rbei+s"),
+)
+def test_a_response_that_arrives_whole_reads_as_in_pieces(payload: bytes, tag: str) -> None:
+    """The parser's fast path (one read holding the whole response) agrees with the
+    general path fed the same bytes one at a time."""
+    stream = b"OK" + frame(tag, payload) + b"\x04\x04>"
+    results = []
+    for pieces in ([stream], [stream[i : i + 1] for i in range(len(stream))]):
+        outputs: list[str] = []
+        parser = ResponseParser(TOKEN, outputs.append, lambda tag, payload: None)
+        parser.begin(CALL, capture=False)
+        for piece in pieces:
+            parser.feed(piece)
+        done = parser.done
+        response = parser.finish() if done else None
+        results.append(
+            (
+                done,
+                response and (response.result_tag, response.result),
+                outputs,
+                parser.prompt_pending,
+            )
+        )
+    assert results[0] == results[1]
