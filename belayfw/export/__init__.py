@@ -3,10 +3,11 @@
 ``board.py`` gives the board a real board's manners toward any serial client
 (a soft reset reboots it instead of ending it); ``pty.py`` serves it on a
 pseudo-terminal path that belayfw, mpremote or an IDE opens like a USB port.
-Another endpoint (a TCP or RFC 2217 server) needs only a new serving module.
+``network.py`` serves it over TCP, as RFC 2217 or raw bytes, the way ser2net does.
 """
 
 from belayfw.export.board import ExportedBoard
+from belayfw.export.network import NetworkExport
 from belayfw.export.pty import PtyExport
 
-__all__ = ["ExportedBoard", "PtyExport"]
+__all__ = ["ExportedBoard", "NetworkExport", "PtyExport"]

@@ -1,8 +1,12 @@
 """An emulator board that behaves like a hardware board toward a serial client.
 
 The client's bytes reach the board's own pseudo-terminal unchanged, so a
-Ctrl-C interrupts running code (the terminal turns it into SIGINT) and is an
-ordinary key while the board waits for input, as on a board's UART. Where a
+Ctrl-C is an ordinary key while the board waits for input, as on a board's
+UART. While code runs, a Ctrl-C becomes SIGINT: the terminal does that itself
+for code sent in raw REPL, but code sent in raw-paste mode runs with the
+terminal still raw, where the byte would be ignored and only a signal stops
+it. "Runs" means the client ended a command (Ctrl-D) and the board has not
+yet shown its raw-REPL prompt (``\x04>``) since. Where a
 board soft-resets (Ctrl-D at an empty REPL line) the unix port exits: this
 board restarts it on the same files, prints ``MPY: soft reboot`` and, if the
 client was in raw REPL, brings the new process into raw REPL too, which is
@@ -24,6 +28,9 @@ log = logging.getLogger(__name__)
 
 SOFT_REBOOT = b"MPY: soft reboot\r\n"
 ENTER_RAW, EXIT_RAW = b"\x01", b"\x02"
+CTRL_C, END_OF_COMMAND = b"\x03", b"\x04"
+#: What the raw REPL prints when a command has finished and it waits for the next.
+COMMAND_DONE = b"\x04>"
 _REBOOT_SECONDS = 10.0
 
 
@@ -37,6 +44,8 @@ class ExportedBoard:
         self.description = self.transport.description
         self.reboots = 0
         self._raw_mode = False  # the client's last mode switch: Ctrl-A raw, Ctrl-B friendly
+        self._running = False  # a command was sent and its prompt has not come back yet
+        self._tail = b""  # the last byte of output, for a prompt split across reads
         self._lock = threading.Lock()
 
     def write(self, data: bytes) -> None:
@@ -44,17 +53,30 @@ class ExportedBoard:
         with self._lock:
             self._track_mode(data)
             try:
-                self.transport.write(data)
+                for piece in _split_keeping(data, CTRL_C):
+                    if piece == CTRL_C and self._running:
+                        self.transport.interrupt()  # a signal: see the module docstring
+                        continue
+                    if END_OF_COMMAND in piece:
+                        self._running = True
+                    self.transport.write(piece)
             except DeviceDisconnected:
                 log.debug("%s: input dropped while the board restarts", self.description)
 
     def read(self, deadline: float) -> bytes:
         """Board output for the client; a board that ended is rebooted first."""
         try:
-            return self.transport.read(deadline)
+            data = self.transport.read(deadline)
         except DeviceDisconnected as ended:
             with self._lock:
+                self._running = False
                 return self._reboot(ended)
+        if data:
+            with self._lock:
+                if COMMAND_DONE in self._tail + data:
+                    self._running = False
+                self._tail = data[-1:]
+        return data
 
     def fileno(self) -> int | None:
         return self.transport.fileno()
@@ -86,3 +108,14 @@ class ExportedBoard:
             if time.monotonic() >= deadline:
                 raise ProtocolError(f"{self.description} did not restart; it sent {seen!r}")
             seen += self.transport.read(deadline)
+
+
+def _split_keeping(data: bytes, separator: bytes) -> list[bytes]:
+    """``data`` cut around each ``separator``, which stays as an item of its own."""
+    pieces: list[bytes] = []
+    for index, chunk in enumerate(data.split(separator)):
+        if index:
+            pieces.append(separator)
+        if chunk:
+            pieces.append(chunk)
+    return pieces

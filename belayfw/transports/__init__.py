@@ -108,11 +108,11 @@ def open_transport(port: str) -> Transport:
 
 
 def _register_builtin() -> None:
-    from belayfw.transports import emulator, network
+    from belayfw.transports import emulator, network, rfc2217
 
     register_scheme("emulator", emulator.EmulatorTransport.from_port)
-    for scheme in network.URL_SCHEMES:
-        register_scheme(scheme, network.open_url)
+    register_scheme("socket", network.SocketTransport)
+    register_scheme("rfc2217", rfc2217.RFC2217Transport)
 
 
 _register_builtin()
