@@ -19,6 +19,7 @@ import select
 import socket
 import threading
 import time
+from typing import cast
 
 import serial.rfc2217
 
@@ -65,7 +66,15 @@ class _Client:
         self.lock = threading.Lock()
         connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         connection.settimeout(_SEND_TIMEOUT_SECONDS)
-        self.manager = serial.rfc2217.PortManager(_EmulatedLine(), self) if telnet else None
+        # PortManager only reads and sets the attributes _EmulatedLine has, and only
+        # calls write() on its connection; pyserial's stubs ask for Serial objects.
+        self.manager = (
+            serial.rfc2217.PortManager(
+                cast(serial.rfc2217.Serial, _EmulatedLine()), cast(serial.rfc2217.Serial, self)
+            )
+            if telnet
+            else None
+        )
 
     def write(self, data: bytes) -> None:
         """Raw bytes to the client (PortManager calls this for its Telnet answers)."""

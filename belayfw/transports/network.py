@@ -68,7 +68,9 @@ class SocketTransport:
 
     def read(self, deadline: float) -> bytes:
         try:
-            ready, _, _ = select.select([self._socket], [], [], max(0.0, deadline - time.monotonic()))
+            ready, _, _ = select.select(
+                [self._socket], [], [], max(0.0, deadline - time.monotonic())
+            )
             if not ready:
                 return b""
             data = self._socket.recv(_READ_SIZE)
@@ -102,7 +104,9 @@ def check_url(port: str) -> tuple[str, int]:
     except ValueError:
         host = tcp_port = None
     if parts.scheme.lower() != "socket" or not host or tcp_port is None:
-        raise ConfigurationError(f"{port!r} needs a host and a TCP port, e.g. socket://localhost:7000")
+        raise ConfigurationError(
+            f"{port!r} needs a host and a TCP port, e.g. socket://localhost:7000"
+        )
     for option in urllib.parse.parse_qs(parts.query, keep_blank_values=True):
         if option not in URL_OPTIONS:
             raise ConfigurationError(

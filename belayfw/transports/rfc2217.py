@@ -159,7 +159,7 @@ def _received_text(link: serial.rfc2217.Serial) -> str:
 
 def _open_error(port: str, address: str, exc: BaseException, said: str) -> DeviceDisconnected:
     text = str(exc)
-    if said and "does not seem to support RFC2217" in text:
+    if said and "timeout while waiting for option" not in text:  # e.g. "in use"; said, then hung up
         return DeviceDisconnected(f"cannot open {port}: the server at {address} said {said!r}")
     if "Could not open port" in text:
         reason = text.rsplit(": ", 1)[-1]

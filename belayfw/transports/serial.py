@@ -1,7 +1,8 @@
 """Boards on a serial port or a pyserial URL, through pyserial.
 
 ``serial.serial_for_url`` opens device paths (``/dev/ttyACM0``, ``COM3``) and
-URLs (``socket://``, ``rfc2217://``) alike, so one class serves both.
+pyserial's other URLs (``loop://``, ``spy://``); ``socket://`` and ``rfc2217://``
+have transports of their own (``network.py``, ``rfc2217.py``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import errno
 import os
 import select
 import time
-import urllib.parse
 
 import serial
 
@@ -27,7 +27,7 @@ _READ_SIZE = 65536
 #: A write that cannot complete in this time means the board or server stopped reading.
 WRITE_TIMEOUT_SECONDS = 5.0
 #: Without a selectable descriptor, pyserial waits in slices this long (set once:
-#: changing a port's timeout renegotiates it, which costs ~100 ms on rfc2217).
+#: changing a port's timeout reconfigures it).
 _WAIT_SLICE_SECONDS = 0.05
 
 
@@ -41,7 +41,6 @@ class SerialTransport:
 
     def __init__(self, port: str, *, baudrate: int = 115200) -> None:
         self.description = port
-        _check_url(port)
         self._lock = PortLock(port)
         self._lock.acquire()
         try:
@@ -80,7 +79,7 @@ class SerialTransport:
                 if not ready:
                     return b""
                 return bytes(self._port.read(_READ_SIZE))
-            # No descriptor (rfc2217, Windows): pyserial waits, in short slices.
+            # No descriptor (Windows): pyserial waits, in short slices.
             while True:
                 data = bytes(self._port.read(max(1, self._port.in_waiting)))
                 if data or time.monotonic() >= deadline:
@@ -98,22 +97,6 @@ class SerialTransport:
         with contextlib.suppress(serial.SerialException, OSError):
             self._port.close()
         self._lock.release()
-
-
-def _check_url(port: str) -> None:
-    """A network URL must name a host and a TCP port (pyserial's own message is cryptic)."""
-    scheme, separator, _ = port.partition("://")
-    if not separator or scheme.lower() not in ("socket", "rfc2217"):
-        return
-    try:
-        parts = urllib.parse.urlsplit(port)
-        host, tcp_port = parts.hostname, parts.port
-    except ValueError:
-        host = tcp_port = None
-    if not host or tcp_port is None:
-        raise ConfigurationError(
-            f"{port!r} needs a host and a TCP port, e.g. {scheme}://localhost:7000"
-        )
 
 
 def _open_error(port: str, exc: BaseException) -> BelayError:
