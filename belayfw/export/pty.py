@@ -3,7 +3,9 @@
 A client opens :attr:`PtyExport.path` (``/dev/pts/N``) exactly as it would open
 a USB board's ``/dev/ttyACM0``. The export keeps a slave descriptor of its own
 open, so the path stays valid between clients; what the board prints while no
-client reads is dropped once the terminal's buffer is full, as a UART drops it.
+client reads is dropped once the terminal's buffer stays full for
+:data:`_STALL_SECONDS`, as a UART drops it; a client that reads, only slower
+than the board prints (ser2net relaying a bulk result), loses nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import tty
 from belayfw.export.board import ExportedBoard
 
 _READ_SIZE = 65536
+#: Output waits this long for a full terminal buffer to drain before it is dropped.
+_STALL_SECONDS = 1.0
 
 
 class PtyExport:
@@ -78,10 +82,13 @@ class PtyExport:
 
     def _to_client(self, data: bytes) -> None:
         view = memoryview(data)
+        writable = select.poll()
+        writable.register(self._master, select.POLLOUT)
         while view:
             try:
                 view = view[os.write(self._master, view) :]
             except OSError as error:
-                if error.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
+                if error.errno not in (errno.EAGAIN, errno.EWOULDBLOCK):
+                    raise
+                if not writable.poll(_STALL_SECONDS * 1000):
                     return  # nobody reads: dropped, as a UART with no host drops it
-                raise

@@ -39,6 +39,9 @@ from belayfw.transports.port_lock import PortLock
 URL_OPTIONS = ("logging", "ign_set_control", "poll_modem", "timeout")
 #: pyserial waits in slices this long when nothing arrives (no selectable descriptor).
 _WAIT_SLICE_SECONDS = 0.05
+#: How long a server that hangs up straight after accepting is tried again, and how often.
+_HUNG_UP_RETRY_SECONDS = 3.0
+_HUNG_UP_PAUSE_SECONDS = 0.1
 
 
 class RFC2217Transport:
@@ -59,17 +62,10 @@ class RFC2217Transport:
         self.address = check_url(port)
         self._lock = PortLock(port)
         self._lock.acquire()
-        link = serial.rfc2217.Serial(None, baudrate=baudrate, timeout=_WAIT_SLICE_SECONDS)
-        link.port = _with_ign_set_control(port)
         try:
-            link.open()
-        except BaseException as exc:
+            link = _open(port, baudrate, self.address)
+        except BaseException:
             self._lock.release()
-            said = _received_text(link)
-            with contextlib.suppress(Exception):
-                link.close()
-            if isinstance(exc, serial.SerialException | OSError):
-                raise _open_error(port, self.address, exc, said) from None
             raise
         self._link = link
 
@@ -113,6 +109,36 @@ class RFC2217Transport:
         with contextlib.suppress(serial.SerialException, OSError):
             self._link.close()
         self._lock.release()
+
+
+def _open(port: str, baudrate: int, address: str) -> serial.rfc2217.Serial:
+    """pyserial's client, negotiated; a server still closing the last session gets a moment.
+
+    ser2net hangs up on a connection that arrives while it is still closing the
+    previous one (a device opened and closed in quick succession); trying again
+    shortly after succeeds, so that case is retried for up to
+    :data:`_HUNG_UP_RETRY_SECONDS`.
+    """
+    give_up = time.monotonic() + _HUNG_UP_RETRY_SECONDS
+    while True:
+        link = serial.rfc2217.Serial(None, baudrate=baudrate, timeout=_WAIT_SLICE_SECONDS)
+        link.port = _with_ign_set_control(port)
+        try:
+            link.open()
+            return link
+        except (serial.SerialException, OSError) as exc:
+            said = _received_text(link)
+            with contextlib.suppress(Exception):
+                link.close()
+            if not said and _hung_up(exc) and time.monotonic() < give_up:
+                time.sleep(_HUNG_UP_PAUSE_SECONDS)
+                continue
+            raise _open_error(port, address, exc, said) from None
+
+
+def _hung_up(exc: BaseException) -> bool:
+    text = str(exc)
+    return "Broken pipe" in text or "reset by peer" in text or "reader thread died" in text
 
 
 def check_url(port: str) -> str:
