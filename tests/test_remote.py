@@ -213,7 +213,7 @@ def test_a_server_that_disappears_mid_call_disconnects(telnet: bool) -> None:
 
             caller = threading.Thread(target=long_call, daemon=True)
             caller.start()
-            wait_until(lambda: export.board._running, what="the call to start on the board")
+            wait_until(lambda: export.board.running, what="the call to start on the board")
             export.drop_client()
             caller.join(timeout=60)
             assert not caller.is_alive(), "the call did not notice the server had gone"

@@ -48,6 +48,11 @@ class ExportedBoard:
         self._tail = b""  # the last byte of output, for a prompt split across reads
         self._lock = threading.Lock()
 
+    @property
+    def running(self) -> bool:
+        """True from the client's end of a command (Ctrl-D) until the raw-REPL prompt is back."""
+        return self._running
+
     def write(self, data: bytes) -> None:
         """Bytes from the client to the board (lost, as on a board, while it reboots)."""
         with self._lock:

@@ -166,7 +166,7 @@ def _with_ign_set_control(port: str) -> str:
     if "ign_set_control" in urllib.parse.parse_qs(parts.query, keep_blank_values=True):
         return port
     query = f"{parts.query}&ign_set_control" if parts.query else "ign_set_control"
-    return urllib.parse.urlunsplit(parts._replace(query=query))
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
 def _received_text(link: serial.rfc2217.Serial) -> str:
