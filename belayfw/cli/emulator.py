@@ -54,9 +54,11 @@ def emulator(
         serve_pty(ExportedBoard(profile, flash=flash))
         return
     host, port = _host_and_port(address)
+    board = ExportedBoard(profile, flash=flash)
     try:
-        export = NetworkExport(ExportedBoard(profile, flash=flash), host, port, telnet=rfc2217 is not None)
+        export = NetworkExport(board, host, port, telnet=rfc2217 is not None)
     except OSError as exc:
+        board.close()
         raise UsageError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
     serve_network(export)
 
