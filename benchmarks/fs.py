@@ -126,10 +126,16 @@ def resync(device: Device, repeats: int) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--links", choices=("both", "pty"), default="both", help="pty: skip the 1 ms link"
+    )
     args = parser.parse_args()
+    links = [("pty relay", 0.0), ("1 ms each way", 0.001)]
+    if args.links == "pty":
+        links = links[:1]
     print(f"file transfers, emulator board (unix profile), median of {args.repeats}")
     print(f"{'':36} {'mpremote KB/s':>14} {'belayfw KB/s':>13} {'ratio':>8}")
-    for label, delay in (("pty relay", 0.0), ("1 ms each way", 0.001)):
+    for label, delay in links:
         with DelayedLink(delay) as link:
             theirs = mpremote_rates(link.port, args.repeats)
             with Device(link.port, output=lambda text: None) as device:

@@ -20,7 +20,7 @@ RATIO = re.compile(r"\d+\.\d+x$", re.MULTILINE)
         ("model.py", ["--rounds", "20", "--repeats", "1"], 2),
         ("sessions.py", ["--rounds", "20", "--repeats", "1", "--count", "50"], 1),
         ("cli.py", ["--rounds", "1"], 3),
-        ("fs.py", ["--repeats", "1"], 10),
+        ("fs.py", ["--repeats", "1", "--links", "pty"], 5),
     ],
 )
 def test_benchmark_prints_its_ratios(script: str, arguments: list[str], rows: int) -> None:
