@@ -125,7 +125,7 @@ def sync(
         )
     total_bytes = sum(len(data) for _, data in to_send)
     if not dry_run:
-        if target != "/":
+        if to_send and target != "/" and not on_board:
             fs.mkdir(target, parents=True, exist_ok=True)
         for folder in report.created_dirs:
             fs.mkdir(join(target, folder), parents=True, exist_ok=True)
