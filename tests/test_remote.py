@@ -9,8 +9,11 @@ is installed, configured as labgrid's exporter configures it.
 from __future__ import annotations
 
 import contextlib
+import re
 import signal
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -316,3 +319,16 @@ def test_emulator_command_serves_rfc2217_to_another_process(tmp_path: Path) -> N
 def test_emulator_command_refuses_a_bad_address(tmp_path: Path) -> None:
     line = one_error_line(belayfw(tmp_path, "emulator", "--rfc2217", "localhost:http"))
     assert "is not [HOST:]PORT" in line
+
+
+def test_remote_benchmark_prints_a_ratio_per_link() -> None:
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "remote.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--rounds", "10"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = 4 if find_ser2net() is not None else 2
+    assert len(re.findall(r"\d+\.\d+x$", result.stdout, re.MULTILINE)) == rows
