@@ -21,6 +21,7 @@ RATIO = re.compile(r"\d+\.\d+x$", re.MULTILINE)
         ("sessions.py", ["--rounds", "20", "--repeats", "1", "--count", "50"], 1),
         ("cli.py", ["--rounds", "1"], 3),
         ("fs.py", ["--repeats", "1", "--links", "pty"], 5),
+        ("sleeps.py", ["--rounds", "2", "--calls", "20"], 4),
     ],
 )
 def test_benchmark_prints_its_ratios(script: str, arguments: list[str], rows: int) -> None:

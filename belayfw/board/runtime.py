@@ -20,6 +20,9 @@ import sys as _bfw_sys
 import io as _bfw_io
 import time as _bfw_time
 
+# On a re-install `time` may already be the stoppable stand-in (see below).
+_bfw_time = getattr(_bfw_time, '_bfw_real', _bfw_time)
+
 try:
     import _thread as _bfw_thr
 except ImportError:
@@ -204,7 +207,7 @@ class _bfw_Stop(BaseException):
 
 
 def _bfw_go():
-    # Called by instrumented thread code at every loop iteration and sleep slice.
+    # Called by instrumented thread code at every loop iteration, and by sleeps.
     if _bfw_SR and _bfw_ID.get(_bfw_thr.get_ident()) in _bfw_SR:
         raise _bfw_Stop()
     return True
@@ -216,24 +219,68 @@ def _bfw_it(items):
         yield v
 
 
-def _bfw_sms(ms):
+# -- sleeps a stop request can end ---------------------------------------------------
+# A @thread must stop at its next sleep wherever it sleeps: in its own body, in a
+# function it calls, through `from time import sleep`. Builtin modules are
+# read-only, so `time` and `utime` are replaced in sys.modules (which `import`
+# reads first) by a stand-in holding all of time's names, whose sleeps check for
+# a stop request every 20 ms inside a belayfw thread and sleep plainly anywhere
+# else (a task pays one dict lookup per sleep).
+
+def _bfw_nap(us):
+    # A belayfw thread's sleep: slices of at most 20 ms, a stop check around each.
     _bfw_go()
-    end = _bfw_time.ticks_add(_bfw_time.ticks_ms(), int(ms))
-    while True:
-        left = _bfw_time.ticks_diff(end, _bfw_time.ticks_ms())
-        if left <= 0:
-            return
-        _bfw_time.sleep_ms(left if left < 20 else 20)
+    if us > 20000:
+        end = _bfw_time.ticks_add(_bfw_time.ticks_ms(), us // 1000)
+        us %= 1000
+        while True:
+            left = _bfw_time.ticks_diff(end, _bfw_time.ticks_ms())
+            if left <= 0:
+                break
+            _bfw_time.sleep_ms(left if left < 20 else 20)
+            _bfw_go()
+    if us > 0:
+        _bfw_time.sleep_us(us)
         _bfw_go()
 
 
-def _bfw_sl(s):
-    _bfw_sms(s * 1000)
+def _bfw_sleep(s):
+    if _bfw_ID and _bfw_thr.get_ident() in _bfw_ID and type(s) in (int, float):
+        _bfw_nap(int(s * 1000000))
+    else:
+        _bfw_time.sleep(s)
 
 
-def _bfw_sus(us):
-    _bfw_go()
-    _bfw_time.sleep_us(us)
+def _bfw_sleep_ms(ms):
+    if _bfw_ID and _bfw_thr.get_ident() in _bfw_ID and type(ms) is int:
+        _bfw_nap(ms * 1000)
+    else:
+        _bfw_time.sleep_ms(ms)
+
+
+def _bfw_sleep_us(us):
+    if _bfw_ID and _bfw_thr.get_ident() in _bfw_ID and type(us) is int:
+        _bfw_nap(us)
+    else:
+        _bfw_time.sleep_us(us)
+
+
+class _bfw_Time:
+    def __repr__(self):
+        return "<module 'time'>"
+
+
+if _bfw_thr is not None:
+    _bfw_tmod = _bfw_Time()
+    for _bfw_n in dir(_bfw_time):
+        setattr(_bfw_tmod, _bfw_n, getattr(_bfw_time, _bfw_n))
+    _bfw_tmod._bfw_real = _bfw_time
+    _bfw_tmod.sleep = _bfw_sleep
+    _bfw_tmod.sleep_ms = _bfw_sleep_ms
+    _bfw_tmod.sleep_us = _bfw_sleep_us
+    _bfw_sys.modules['time'] = _bfw_tmod
+    _bfw_sys.modules['utime'] = _bfw_tmod
+    del _bfw_tmod, _bfw_n
 
 
 def _bfw_p(*a, sep=' ', end='\n', file=None):
