@@ -20,6 +20,8 @@ NOISE_BYTES_PER_CYCLE = 200
 class Rig(Device):
     @thread
     def worker(self):
+        import time
+
         while True:
             time.sleep_ms(10)
 
