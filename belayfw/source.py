@@ -3,8 +3,8 @@
 A marked method's source is read from the host file and rewritten *in place*
 so that every line keeps its number: decorator lines become blank, the header
 is regenerated without ``self``, annotations or host-only defaults (defaults
-are inlined as literals), and thread bodies get stop checks in their loops.
-Line 1 of the board code is the method's first host line, so a board
+are inlined as literals), and thread bodies get stop checks in their loops and
+sleeps. Line 1 of the board code is the method's first host line, so a board
 traceback's ``<bfw:name>, line N`` maps to ``file, first_line + N - 1``.
 """
 
@@ -45,6 +45,12 @@ class _Edit:
     start: tuple[int, int]  # (line, column), 1-based line, 0-based UTF-8 byte column
     end: tuple[int, int]
     text: str
+
+
+#: Sleep calls a thread body may make without importing ``time`` (older code does),
+#: and the board's stoppable sleep each one becomes.
+_SLEEPS = {"sleep": "_bfw_sleep", "sleep_ms": "_bfw_sleep_ms", "sleep_us": "_bfw_sleep_us"}
+_TIME_MODULES = {"time", "utime"}
 
 
 def extract(
@@ -173,10 +179,12 @@ def _parameters(function: Callable[..., Any]) -> str:
 
 
 def _thread_edits(function: ast.FunctionDef) -> list[_Edit]:
-    """Stop checks in the body's loops, and named prints.
+    """Stop checks in the body's loops, named prints.
 
-    Sleeps need no edit: the board's ``time`` module sleeps in stoppable slices
-    inside a belayfw thread, wherever the call is made (board/runtime.py).
+    Any sleep is stoppable without an edit: the board's ``time`` module sleeps
+    in stoppable slices inside a belayfw thread (board/runtime.py). The body's
+    ``time.sleep_ms(...)`` calls are still rewritten to those sleeps, so that a
+    body that never imported ``time`` keeps working as it always has.
     """
     edits: list[_Edit] = []
     for node in ast.walk(function):
@@ -188,13 +196,26 @@ def _thread_edits(function: ast.FunctionDef) -> list[_Edit]:
             source = node.iter
             edits.append(_Edit(_start(source), _start(source), "_bfw_it("))
             edits.append(_Edit(_end(source), _end(source), ")"))
-        elif (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Name)
-            and node.func.id == "print"
-        ):
-            edits.append(_Edit(_start(node.func), _end(node.func), "_bfw_p"))
+        elif isinstance(node, ast.Call):
+            replacement = _sleep_replacement(node.func)
+            if replacement is not None:
+                edits.append(_Edit(_start(node.func), _end(node.func), replacement))
+            elif isinstance(node.func, ast.Name) and node.func.id == "print":
+                edits.append(_Edit(_start(node.func), _end(node.func), "_bfw_p"))
     return edits
+
+
+def _sleep_replacement(func: ast.expr) -> str | None:
+    if (
+        isinstance(func, ast.Attribute)
+        and func.attr in _SLEEPS
+        and isinstance(func.value, ast.Name)
+        and func.value.id in _TIME_MODULES
+    ):
+        return _SLEEPS[func.attr]
+    if isinstance(func, ast.Name) and func.id in ("sleep_ms", "sleep_us"):
+        return _SLEEPS[func.id]
+    return None
 
 
 def _end(node: ast.expr) -> tuple[int, int]:
