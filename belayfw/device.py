@@ -107,6 +107,7 @@ class Device(metaclass=DeviceMeta):
         self._board = BoardLink(
             self, lambda: self.manager.sessions_of(self), self._program.map_error
         )
+        self._board.reset = self.soft_reset
         options = self.manager.options
         self._breaker = CircuitBreaker(options.reconnect_attempts, options.reconnect_cooldown)
         self._capabilities = CapabilityKeeper(

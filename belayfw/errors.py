@@ -46,6 +46,51 @@ class DeviceError(BelayError):
         return head
 
 
+class HeapLocked(DeviceError):
+    """A call failed because the board's heap was locked (a ``MemoryError`` on the board).
+
+    The unix port (the emulator) leaves its heap locked for good when a
+    timeout's interrupt cuts into a garbage collection. belayfw then checks the
+    board and, if the lock stays, restarts the emulator board and restores the
+    device's code and setups. ``restarted`` says whether it did; ``recovered``
+    (also ``recoverable``) whether the board answers again, so the call can be
+    made again.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        board_traceback: str = "",
+        *,
+        restarted: bool = False,
+        recovered: bool = False,
+    ) -> None:
+        self.restarted = restarted
+        self.recovered = recovered
+        self.recoverable = recovered
+        super().__init__("MemoryError", message, board_traceback)
+
+    @classmethod
+    def of(cls, error: DeviceError, *, restarted: bool, recovered: bool) -> HeapLocked:
+        """``error`` (a locked-heap failure), with what belayfw did about it."""
+        if restarted:
+            what = (
+                "the heap stayed locked, so belayfw restarted the emulator board and "
+                "restored the device's code and setups (board globals set since and "
+                "running threads are gone; threads with restart=True run again); call again"
+            )
+        elif recovered:
+            what = "the lock has cleared; call again"
+        else:
+            what = "the board cannot allocate any more; soft_reset() or reopen the device"
+        return cls(
+            f"{error.message} ({what})",
+            error.board_traceback,
+            restarted=restarted,
+            recovered=recovered,
+        )
+
+
 class TaskTimeout(BelayError, TimeoutError):
     """A call ran past its timeout; the board was interrupted."""
 

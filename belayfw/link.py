@@ -14,11 +14,12 @@ from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from belayfw.connection import Connection
-from belayfw.errors import DeviceDisconnected, DeviceError
+from belayfw.errors import BelayError, DeviceDisconnected, DeviceError, TaskTimeout
+from belayfw.recovery import heap_locked, recover_locked_heap, restart_if_heap_locked
 from belayfw.response import FrameSink, OutputSink
 from belayfw.session.routing import not_open, session_for_call
 from belayfw.session.session import DeviceSession, SessionBoard
-from belayfw.transports.base import Transport
+from belayfw.transports.base import Restartable, Transport
 
 T = TypeVar("T")
 
@@ -38,6 +39,9 @@ class BoardLink:
         self._sessions = sessions
         self._map_error = map_error
         self._busy_thread: int | None = None
+        #: Soft-resets the device; set, a heap left locked is recovered (recovery.py).
+        self.reset: Callable[[], None] | None = None
+        self._recovering = False
 
     def connect(
         self, port: str, *, output: OutputSink, frames: FrameSink, transport: Transport | None
@@ -56,7 +60,10 @@ class BoardLink:
             try:
                 return operation(connection)
             except DeviceError as error:
-                raise self._map_error(error) from None
+                raise self._board_failure(connection, self._map_error(error)) from None
+            except TaskTimeout as timeout:
+                self._after_interrupt(connection, timeout)
+                raise
             except DeviceDisconnected as error:
                 for each in self._sessions():
                     each.link_lost(str(error.args[0]), error)
@@ -64,6 +71,45 @@ class BoardLink:
             finally:
                 self._busy_thread = None
                 session.call_finished()
+
+    def _board_failure(self, connection: Connection, error: DeviceError) -> DeviceError:
+        """The error to raise for a board failure; a locked heap is dealt with first."""
+        if self.reset is None or self._recovering or not heap_locked(error):
+            return error
+        self._recovering = True
+        try:
+            return recover_locked_heap(connection, error, self.reset)
+        finally:
+            self._recovering = False
+
+    def _after_interrupt(self, connection: Connection, timeout: TaskTimeout) -> None:
+        """A timeout interrupted the board: an emulator whose heap it locked is restarted."""
+        if self.reset is None or self._recovering:
+            return
+        self._recovering = True
+        try:
+            if not isinstance(connection.transport, Restartable):
+                return
+            if connection.usable:
+                if restart_if_heap_locked(connection, self.reset):
+                    timeout.add_note(
+                        "belayfw: the interrupt left the emulator's heap locked; the board "
+                        "was restarted with the device's code and setups"
+                    )
+                return
+            # The unix port can hang for good when an interrupt cuts into its
+            # allocator; the link was given up. A new emulator board takes over.
+            try:
+                self._board.reconnect(attempts=1)
+            except BelayError as error:
+                timeout.add_note(f"belayfw: could not start the emulator board again: {error}")
+            else:
+                timeout.add_note(
+                    "belayfw: the emulator board hung after the interrupt; a new one was "
+                    "started with the device's code and setups"
+                )
+        finally:
+            self._recovering = False
 
     @property
     def current(self) -> Connection:

@@ -1,12 +1,24 @@
-"""Reconnecting without hammering a dead board: backoff and a circuit breaker."""
+"""Bringing a board back: reconnect backoff, a circuit breaker, and a heap left locked."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from belayfw.errors import BelayError, CircuitOpen, DeviceDisconnected, ProtocolError
+from belayfw.errors import (
+    BelayError,
+    CircuitOpen,
+    DeviceDisconnected,
+    DeviceError,
+    HeapLocked,
+    ProtocolError,
+)
+from belayfw.transports.base import Restartable
+
+if TYPE_CHECKING:
+    from belayfw.connection import Connection
 
 
 class CircuitBreaker:
@@ -89,3 +101,69 @@ def reconnect_with_backoff(
     raise DeviceDisconnected(
         f"could not reconnect to {what} after {attempts} attempt(s): {last.args[0]}"
     ) from last
+
+
+# -- a heap left locked --------------------------------------------------------------------
+
+#: Seconds the board gets to answer the check that follows a locked-heap failure.
+HEAP_CHECK_TIMEOUT = 5.0
+
+
+def heap_locked(error: DeviceError) -> bool:
+    """The board failed to allocate because its heap is locked.
+
+    On the unix port an interrupt (a timeout) that cuts into a garbage
+    collection leaves the heap locked for good: every later command fails to
+    compile, with this error, until the process is restarted.
+    """
+    return error.type_name == "MemoryError" and "heap is locked" in error.message
+
+
+def recover_locked_heap(
+    connection: Connection, error: DeviceError, reset: Callable[[], None]
+) -> HeapLocked:
+    """After ``error`` (a locked heap): check the board, restart it when it stays locked.
+
+    ``reset`` soft-resets the device: on an emulator it starts the board
+    process afresh on the same files and restores the code and setups.
+    Returns the error to raise; its ``recovered`` says whether the board works.
+    """
+    try:
+        connection.call("_bfw_c(bool)", timeout=HEAP_CHECK_TIMEOUT)
+    except DeviceError as again:
+        if not heap_locked(again):
+            return HeapLocked.of(error, restarted=False, recovered=False)
+    except BelayError:
+        return HeapLocked.of(error, restarted=False, recovered=False)
+    else:
+        return HeapLocked.of(error, restarted=False, recovered=True)
+    if not isinstance(connection.transport, Restartable):
+        return HeapLocked.of(error, restarted=False, recovered=False)
+    try:
+        reset()
+    except BelayError as failure:
+        locked = HeapLocked.of(error, restarted=False, recovered=False)
+        locked.__cause__ = failure
+        return locked
+    return HeapLocked.of(error, restarted=True, recovered=True)
+
+
+def restart_if_heap_locked(connection: Connection, reset: Callable[[], None]) -> bool:
+    """After a timeout's interrupt on an emulator: restart the board if its heap is locked.
+
+    One quick call tells; True when the board was restarted (code and setups
+    restored), so the next call works instead of meeting the lock.
+    """
+    if not isinstance(connection.transport, Restartable):
+        return False
+    try:
+        connection.call("_bfw_c(bool)", timeout=HEAP_CHECK_TIMEOUT)
+    except DeviceError as error:
+        if not heap_locked(error):
+            return False
+    except BelayError:
+        return False
+    else:
+        return False
+    reset()
+    return True
