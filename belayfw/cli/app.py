@@ -8,7 +8,7 @@ from typing import Literal
 
 from cyclopts import App
 
-from belayfw.cli import emulator, info, latency, ports, repl, reset, run
+from belayfw.cli import emulator, files, info, latency, ports, repl, reset, run, sync
 
 
 def _version() -> str:
@@ -34,6 +34,9 @@ app.command(latency.latency)
 app.command(reset.reset)
 app.command(ports.ports)
 app.command(emulator.emulator)
+for file_command in (files.ls, files.cat, files.cp, files.rm, files.mkdir, files.df):
+    app.command(file_command)
+app.command(sync.sync)
 
 
 @app.command
