@@ -114,11 +114,27 @@ class Ser2net:
                 )
             if time.monotonic() >= deadline:
                 raise FeatureUnavailable(f"ser2net did not listen within {_START_SECONDS:g} s")
-            try:
-                socket.create_connection((self.host, waiting[0]), timeout=1).close()
+            if _listening(self.host, waiting[0]):
                 waiting.pop(0)
-            except OSError:
+            else:
                 time.sleep(0.02)  # polling a server that is starting; no event to wait on
+
+
+def _listening(host: str, port: int) -> bool:
+    """Is a socket listening on ``port``? Read from /proc/net/tcp*, not by connecting:
+    a connection makes ser2net open the device, and it refuses the next client while
+    it closes it again. (Binding the port to test it could steal it from ser2net.)"""
+    suffix = f":{port:04X}"
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[1].endswith(suffix) and fields[3] == "0A":  # 0A: LISTEN
+                return True
+    return False
 
 
 def _free_port(host: str) -> int:
