@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from belayfw import codec
 from belayfw.board import board_source, source_hash
-from belayfw.errors import DeviceError, ProtocolError
+from belayfw.errors import CommandError, DeviceError, ProtocolError
 from belayfw.protocol import CONTROL_BYTES, RAW_PASTE_THRESHOLD, LinkStats, RawRepl
 from belayfw.response import FrameSink, OutputSink, Response
 from belayfw.transports import open_transport
@@ -148,7 +148,7 @@ class Connection:
 
     def evaluate(self, expression: str, *, timeout: float | None = None) -> Any:
         """Value of a board expression (board output is forwarded, not returned)."""
-        if CONTROL_BYTES.search(expression.encode("utf-8")):
+        if CONTROL_BYTES.search(_board_text(expression, "expression")):
             # Raw control bytes would cut the command: the board reads them as text.
             command = f"_bfw_v(lambda:eval({codec.encode(expression)},globals()))"
         else:
@@ -157,6 +157,7 @@ class Connection:
 
     def run(self, code: str, *, timeout: float | None = None) -> str:
         """Run statements at board global scope; return what they printed."""
+        _board_text(code, "code")
         wrapped = f"_bfw_v(lambda:exec({codec.encode(code)},globals()))"
         response = self._execute(wrapped, timeout=timeout, capture=True)
         self._decode(response)
@@ -231,6 +232,27 @@ INPUT_LIMIT_FLOOR = 4096
 _MARKED = {b"_bfw_c(": b"_bfw_cs(", b"_bfw_v(": b"_bfw_vs("}
 #: A frame token: the frame start byte and 8 hex digits (see :meth:`Connection._probe`).
 _TOKEN_SHAPE = re.compile(rb"\x02[0-9a-f]{8}")
+
+
+def _board_text(text: str, what: str) -> bytes:
+    """User code as the board will compile it (UTF-8), or a :class:`CommandError`.
+
+    MicroPython's compiler reads a NUL character as ``\\x01`` (measured on the
+    unix port: ``'a<NUL>b'`` evaluates to ``'a\\x01b'``), so code holding one
+    would silently compute something else; CPython refuses such source too.
+    """
+    if "\x00" in text:
+        raise CommandError(
+            f"the {what} holds a NUL character at offset {text.index(chr(0))}, which "
+            "MicroPython's compiler reads as '\\x01'; write the escape '\\x00' instead"
+        )
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise CommandError(
+            f"the {what} cannot be sent to the board: {exc.reason} at offset {exc.start} "
+            f"({text[exc.start : exc.end]!r}); it must be valid Unicode text"
+        ) from None
 
 
 def _unframed_failure(response: Response, where: str) -> Exception:

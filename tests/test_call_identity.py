@@ -184,3 +184,25 @@ def test_ctrl_c_inside_a_write_resyncs_before_the_next_command() -> None:
     assert (response.result_tag, response.result) == ("r", b"42")
     assert outputs == []  # the stale reply was dropped, not printed
     assert repl.stats.round_trips == 2
+
+
+@pytest.mark.parametrize("run", ["eval", "exec"])
+def test_a_nul_character_in_code_is_refused_not_misread(adder: Adder, run: str) -> None:
+    # MicroPython's compiler reads NUL as \x01: 'a<NUL>b' would come back as 'a\x01b'.
+    with pytest.raises(CommandError, match=r"NUL character at offset [24]"):
+        if run == "eval":
+            adder.eval("'a\x00b'")
+        else:
+            adder.exec("s='a\x00b'")
+    assert adder.eval("'a\\x00b'") == "a\x00b"  # the escape is the way, and it is in step
+    assert adder.add(1, 2) == 3
+
+
+@pytest.mark.parametrize("run", ["eval", "exec"])
+def test_code_that_is_not_valid_unicode_is_a_command_error(adder: Adder, run: str) -> None:
+    with pytest.raises(CommandError, match="valid Unicode"):
+        if run == "eval":
+            adder.eval("'\ud800'")
+        else:
+            adder.exec("s='\ud800'")
+    assert adder.eval("'\u00e9\U0001f600'") == "\u00e9\U0001f600"
