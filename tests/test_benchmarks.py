@@ -24,6 +24,7 @@ RATIO = re.compile(r"\d+\.\d+x$", re.MULTILINE)
         ("sleeps.py", ["--rounds", "2", "--calls", "20"], 4),
     ],
 )
+@pytest.mark.timeout(600)  # a hang guard: a loaded machine makes these runs long, not wrong
 def test_benchmark_prints_its_ratios(script: str, arguments: list[str], rows: int) -> None:
     result = subprocess.run(
         [sys.executable, str(BENCHMARKS / script), *arguments],
@@ -35,6 +36,7 @@ def test_benchmark_prints_its_ratios(script: str, arguments: list[str], rows: in
     assert len(RATIO.findall(result.stdout)) == rows
 
 
+@pytest.mark.timeout(600)
 def test_leak_benchmark_prints_bytes_per_cycle() -> None:
     result = subprocess.run(
         [

@@ -321,6 +321,7 @@ def test_emulator_command_refuses_a_bad_address(tmp_path: Path) -> None:
     assert "is not [HOST:]PORT" in line
 
 
+@pytest.mark.timeout(600)  # a hang guard: the benchmark's run time grows with the load
 def test_remote_benchmark_prints_a_ratio_per_link() -> None:
     script = Path(__file__).resolve().parent.parent / "benchmarks" / "remote.py"
     result = subprocess.run(
