@@ -337,9 +337,11 @@ class Device(metaclass=DeviceMeta):
             if primary is None or primary.state.is_final:
                 self._abandon()
                 return []
-            errors = self.manager.terminate_all(self)
-            self._abandon()
-            self._program.tasks.clear_cache()
+            try:
+                errors = self.manager.terminate_all(self)
+            finally:  # even on Ctrl-C: a close that was asked for closes
+                self._abandon()
+                self._program.tasks.clear_cache()
         return errors
 
     def _abandon(self) -> None:

@@ -244,11 +244,19 @@ class SessionManager:
         """End every session on ``device``, its primary session last; return the problems."""
         problems: list[Exception] = []
         primary = device.primary_session
-        for session in self.sessions_of(device):
-            if session is not primary and not session.state.is_final:
-                problems.extend(self.terminate(session))
-        if primary is not None:
-            problems.extend(self.terminate(primary))
+        try:
+            for session in self.sessions_of(device):
+                if session is not primary and not session.state.is_final:
+                    problems.extend(self.terminate(session))
+            if primary is not None:
+                problems.extend(self.terminate(primary))
+        except BaseException as interrupt:
+            # Ctrl-C while closing: the device closes anyway, so its other
+            # sessions end too (uncleaned) instead of staying counted as live.
+            for session in self.sessions_of(device):
+                session.abandon(interrupt)
+                self._forget(session)
+            raise
         return problems
 
     def _end_after(self, session: DeviceSession, body_error: BaseException) -> None:

@@ -335,22 +335,13 @@ class DeviceSession:
                 self._machine.move(SessionState.TERMINATED)
             else:
                 self._machine.move(SessionState.TERMINATING)
-                with maintaining(self), self.device.hold():
-                    # Threads stop and teardowns run first, then resources are cleaned
-                    # (they may still use board code), then the code may be purged.
-                    if reached_active:
-                        failures.extend(self.device.stop_threads(self))
-                        if self.primary:
-                            failures.extend(self.device.run_teardowns())
-                    try:
-                        self.resources.cleanup()
-                    except ResourceCleanupError as group:
-                        failures.extend(group.exceptions)
-                    if reached_active and self.primary and self.options.purge_on_end:
-                        purge_failures = self.device.purge_code()
-                        if not purge_failures:
-                            self.resources.forget_methods()
-                        failures.extend(purge_failures)
+                try:
+                    self._clean_up(reached_active, failures)
+                except BaseException as interrupt:
+                    # Ctrl-C mid-cleanup: the session is over all the same; a retry
+                    # must not find it half-ended (TERMINATING cannot be re-entered).
+                    self.abandon(interrupt)
+                    raise
                 self._machine.move(SessionState.TERMINATED)
             self.suspended_by = None
             self.events.record(
@@ -358,6 +349,38 @@ class DeviceSession:
                 "session ended" + (f" with {len(failures)} cleanup failure(s)" if failures else ""),
             )
         return failures
+
+    def abandon(self, error: BaseException) -> None:
+        """End at once without cleaning up: an interrupt stopped the ending midway."""
+        if self.state.is_final:
+            return
+        self._record_error(error)
+        if SessionState.TERMINATED not in self.state.next_states():
+            self._machine.move(SessionState.ERROR)
+        self._machine.move(SessionState.TERMINATED)
+        self.suspended_by = None
+        self.events.record(
+            EventType.TERMINATED, f"session ended unfinished by {type(error).__name__}"
+        )
+
+    def _clean_up(self, reached_active: bool, failures: list[Exception]) -> None:
+        """Stop threads, run teardowns, clean resources, purge code; collect failures."""
+        with maintaining(self), self.device.hold():
+            # Threads stop and teardowns run first, then resources are cleaned
+            # (they may still use board code), then the code may be purged.
+            if reached_active:
+                failures.extend(self.device.stop_threads(self))
+                if self.primary:
+                    failures.extend(self.device.run_teardowns())
+            try:
+                self.resources.cleanup()
+            except ResourceCleanupError as group:
+                failures.extend(group.exceptions)
+            if reached_active and self.primary and self.options.purge_on_end:
+                purge_failures = self.device.purge_code()
+                if not purge_failures:
+                    self.resources.forget_methods()
+                failures.extend(purge_failures)
 
     # -- internals -----------------------------------------------------------------------
 
