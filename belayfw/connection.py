@@ -17,11 +17,12 @@ from typing import Any, NamedTuple
 
 from belayfw import codec
 from belayfw.board import board_source, source_hash
-from belayfw.errors import CommandError, DeviceError, ProtocolError
+from belayfw.errors import CommandError, ConfigurationError, DeviceError, ProtocolError
 from belayfw.protocol import CONTROL_BYTES, RAW_PASTE_THRESHOLD, LinkStats, RawRepl
 from belayfw.response import FrameSink, OutputSink, Response
 from belayfw.transports import open_transport
 from belayfw.transports.base import Transport
+from belayfw.validation import check_source
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +149,10 @@ class Connection:
 
     def evaluate(self, expression: str, *, timeout: float | None = None) -> Any:
         """Value of a board expression (board output is forwarded, not returned)."""
+        expression = check_source("eval", expression)
+        if not expression.strip():
+            # "(\n)" would be an empty tuple: say what is missing instead.
+            raise ConfigurationError("eval() needs an expression, e.g. dev.eval('1 + 1')")
         if CONTROL_BYTES.search(_board_text(expression, "expression")):
             # Raw control bytes would cut the command: the board reads them as text.
             command = f"_bfw_v(lambda:eval({codec.encode(expression)},globals()))"
@@ -157,7 +162,7 @@ class Connection:
 
     def run(self, code: str, *, timeout: float | None = None) -> str:
         """Run statements at board global scope; return what they printed."""
-        _board_text(code, "code")
+        _board_text(check_source("exec", code), "code")
         wrapped = f"_bfw_v(lambda:exec({codec.encode(code)},globals()))"
         response = self._execute(wrapped, timeout=timeout, capture=True)
         self._decode(response)

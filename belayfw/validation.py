@@ -65,3 +65,15 @@ def check_timeout(name: str, value: float | None) -> float | None:
             "or None to wait without limit"
         )
     return value
+
+
+def check_source(name: str, value: object) -> str:
+    """``value`` when it is board source text; else a clear error before anything is sent."""
+    if isinstance(value, bytes | bytearray):
+        raise ArgumentTypeError(
+            f"{name}() takes board source as str, not {type(value).__name__}; "
+            "decode it first (e.g. code.decode())"
+        )
+    if not isinstance(value, str):
+        raise ArgumentTypeError(f"{name}() takes board source as str, not {type(value).__name__}")
+    return value

@@ -105,6 +105,26 @@ def test_nonsense_call_timeouts_are_refused_before_anything_is_sent(board: Devic
     assert board.eval("2", timeout=5) == 2
 
 
+@pytest.mark.parametrize(
+    ("call", "code", "error", "words"),
+    [
+        ("eval", None, ArgumentTypeError, "takes board source as str, not NoneType"),
+        ("eval", b"1", ArgumentTypeError, "decode it first"),
+        ("exec", 3, ArgumentTypeError, "takes board source as str, not int"),
+        ("exec", bytearray(b"x = 1"), ArgumentTypeError, "decode it first"),
+        ("eval", "  ", ConfigurationError, "needs an expression"),
+    ],
+)
+def test_code_that_is_not_source_text_is_refused_before_anything_is_sent(
+    board: Device, call: str, code: object, error: type, words: str
+) -> None:
+    sent = board.link_stats.bytes_sent
+    with pytest.raises(error, match=words):
+        getattr(board, call)(code)
+    assert board.link_stats.bytes_sent == sent
+    assert board.eval("2") == 2
+
+
 def test_autoinit_setup_with_required_parameters_fails_at_class_definition() -> None:
     with pytest.raises(ConfigurationError, match="requires pin"):
 
