@@ -42,7 +42,7 @@ from belayfw.session.routing import session_for_call
 from belayfw.session.session import DeviceSession
 from belayfw.source import BoardSource
 from belayfw.transports.base import Transport
-from belayfw.validation import check_timeout
+from belayfw.validation import check_callable, check_instance, check_timeout
 
 log = logging.getLogger(__name__)
 
@@ -85,16 +85,18 @@ class Device(metaclass=DeviceMeta):
         transport: Transport | None = None,
         open: bool = True,
     ) -> None:
+        transport = check_instance("transport", transport, Transport, "a Transport")
         if port is None and transport is not None:
             port = transport.description
         self.port = resolve_port(port)
         self.timeout = check_timeout("timeout", timeout)
         self.setup_timeout = check_timeout("setup_timeout", setup_timeout)
         self.teardown_timeout = check_timeout("teardown_timeout", teardown_timeout)
+        manager = check_instance("manager", manager, SessionManager, "a SessionManager")
         self.manager = manager or default_manager()
         #: Bytes of board code sent by the last open (0 when the board held it all).
         self.deployed_bytes = 0
-        self._output = output or print_to_stdout
+        self._output = check_callable("output", output, "a function of one str") or print_to_stdout
         self._transport = transport
         self._primary: DeviceSession | None = None
         self._program = BoardProgram(

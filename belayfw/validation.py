@@ -77,3 +77,17 @@ def check_source(name: str, value: object) -> str:
     if not isinstance(value, str):
         raise ArgumentTypeError(f"{name}() takes board source as str, not {type(value).__name__}")
     return value
+
+
+def check_instance(name: str, value: object, kind: type[Any], example: str) -> Any:
+    """``value`` when it is None or a ``kind``; else a clear error naming what to pass."""
+    if value is not None and not isinstance(value, kind):
+        raise ArgumentTypeError(f"{name} must be {example} or None, not {type(value).__name__}")
+    return value
+
+
+def check_callable(name: str, value: object, example: str) -> Any:
+    """``value`` when it is None or callable; else a clear error naming what to pass."""
+    if value is not None and not callable(value):
+        raise ArgumentTypeError(f"{name} must be {example} or None, not {type(value).__name__}")
+    return value

@@ -58,6 +58,8 @@ def test_a_timeout_on_the_board_is_a_timeout_error(board: Device) -> None:
         ("sockt://localhost:7000", ConfigurationError, "did you mean 'socket'"),
         ("socket://", ConfigurationError, "needs a host and a TCP port"),
         ("rfc2217://onlyhost", ConfigurationError, "needs a host and a TCP port"),
+        ("socket://[::1", ConfigurationError, "needs a host and a TCP port"),
+        ("rfc2217://[::1:7000", ConfigurationError, "needs a host and a TCP port"),
         ("/dev/belayfw-no-such-port", FileNotFoundError, "does not exist"),
         (3, ArgumentTypeError, "port must be a string"),
     ],
@@ -68,6 +70,21 @@ def test_bad_ports_fail_at_once_in_belayfw_words(port: object, error: type, word
     assert isinstance(caught.value, BelayError)
     text = str(caught.value)
     assert "Errno" not in text and "not supported between" not in text
+
+
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [
+        (lambda: Device("emulator", manager=3), "manager must be a SessionManager"),
+        (lambda: Device("emulator", transport="emulator"), "transport must be a Transport"),
+        (lambda: Device(transport=3), "transport must be a Transport"),
+        (lambda: Device("emulator", output="stdout"), "output must be a function"),
+        (lambda: SessionManager(3), "options must be SessionOptions"),
+    ],
+)
+def test_objects_of_the_wrong_kind_are_refused_before_opening(make: object, words: str) -> None:
+    with pytest.raises(ArgumentTypeError, match=words):
+        make()  # type: ignore[operator]
 
 
 def test_a_typo_in_a_decorator_option_suggests_the_right_name() -> None:

@@ -80,6 +80,11 @@ class SessionManager:
     def __init__(self, options: SessionOptions | None = None, **option_values: Any) -> None:
         if options is not None and option_values:
             raise ArgumentTypeError("pass SessionOptions or keyword options, not both")
+        if options is not None and not isinstance(options, SessionOptions):
+            raise ArgumentTypeError(
+                f"options must be SessionOptions or None, not {type(options).__name__}; "
+                "or pass the options as keywords, e.g. SessionManager(max_concurrent_sessions=8)"
+            )
         self.options = options or SessionOptions(**option_values)
         self.capabilities = CapabilityCache(self.options.capability_cache)
         self._sessions: dict[str, DeviceSession] = {}

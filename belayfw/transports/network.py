@@ -98,11 +98,11 @@ class SocketTransport:
 
 def check_url(port: str) -> tuple[str, int]:
     """Host and TCP port of a ``socket://`` URL; a missing part or unknown option is refused."""
-    parts = urllib.parse.urlsplit(port)
     try:
+        parts = urllib.parse.urlsplit(port)  # "[::1" without "]": ValueError
         host, tcp_port = parts.hostname, parts.port
     except ValueError:
-        host = tcp_port = None
+        parts, host, tcp_port = urllib.parse.urlsplit(""), None, None
     if parts.scheme.lower() != "socket" or not host or tcp_port is None:
         raise ConfigurationError(
             f"{port!r} needs a host and a TCP port, e.g. socket://localhost:7000"

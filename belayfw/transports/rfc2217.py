@@ -143,11 +143,11 @@ def _hung_up(exc: BaseException) -> bool:
 
 def check_url(port: str) -> str:
     """``host:port`` of an ``rfc2217://`` URL; a missing part or unknown option is refused."""
-    parts = urllib.parse.urlsplit(port)
     try:
+        parts = urllib.parse.urlsplit(port)  # "[::1" without "]": ValueError
         host, tcp_port = parts.hostname, parts.port
     except ValueError:
-        host = tcp_port = None
+        parts, host, tcp_port = urllib.parse.urlsplit(""), None, None
     if parts.scheme.lower() != "rfc2217" or not host or tcp_port is None:
         raise ConfigurationError(
             f"{port!r} needs a host and a TCP port, e.g. rfc2217://localhost:7000"
