@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -106,3 +108,51 @@ def test_refuses_missing_or_empty_folders(board: Device, tmp_path: Path) -> None
     with pytest.raises(ConfigurationError, match="empty folder"):
         board.sync(tmp_path / "only_cache", "/", delete=True)
     assert board.fs.read_text("/precious.txt") == "x"
+
+
+def test_linked_folders_are_sent_not_deleted(board: Device, tmp_path: Path) -> None:
+    # A package linked into the project is part of it: skipping the link made
+    # delete=True remove the package's files from the board.
+    package = tmp_path / "elsewhere" / "driver"
+    package.mkdir(parents=True)
+    (package / "lcd.py").write_text("LCD = 1\n")
+    (package / "loop").symlink_to(package, target_is_directory=True)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "main.py").write_text("import driver.lcd\n")
+    (project / "driver").symlink_to(package, target_is_directory=True)
+    board.fs.mkdir("/app/driver")
+    board.fs.write_text("/app/driver/lcd.py", "LCD = 1\n")
+    report = board.sync(project, "/app", delete=True)
+    assert report.deleted == []
+    assert sorted(report.sent) == ["main.py"]
+    assert sorted(report.unchanged) == ["driver/lcd.py"]
+    assert board.fs.read_text("/app/driver/lcd.py") == "LCD = 1\n"
+
+
+def test_unreadable_host_entries_stop_before_anything_is_sent(
+    board: Device, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = _project(tmp_path / "project")
+    board.fs.mkdir("/app/lib")
+    board.fs.write_text("/app/lib/driver.py", "on the board")
+    (project / "dangling.py").symlink_to(tmp_path / "gone.py")
+    with pytest.raises(ConfigurationError, match=r"dangling\.py"):
+        board.sync(project, "/app", delete=True)
+    (project / "dangling.py").unlink()
+
+    # A folder the host cannot list (permissions; faked: tests run as root) is
+    # not an empty folder: its board files must not be deleted.
+    real_scandir = os.scandir
+
+    def scandir(path: Any) -> Any:
+        if os.fspath(path).endswith("lib"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    with pytest.raises(ConfigurationError, match="cannot be listed"):
+        board.sync(project, "/app", delete=True)
+    monkeypatch.undo()
+    assert board.fs.read_text("/app/lib/driver.py") == "on the board"
+    assert sorted(board.fs.hashes("/app")) == ["lib/driver.py"]

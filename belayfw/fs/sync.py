@@ -69,17 +69,50 @@ def ignore_spec(root: Path, ignore: list[str] | None) -> pathspec.GitIgnoreSpec:
 
 
 def local_files(root: Path, spec: pathspec.GitIgnoreSpec) -> dict[str, Path]:
-    """``{posix path relative to root: file}`` for every host file not ignored."""
+    """``{posix path relative to root: file}`` for every host file not ignored.
+
+    Symbolic links are followed, to folders as to files: a board has no links,
+    so a linked package is sent as its content. Skipping linked folders would
+    make ``delete=True`` remove their files from the board. A link back to a
+    folder above it (a loop) is not entered. A folder that cannot be listed
+    stops the sync: taken as empty, its files would be deleted from the board.
+    """
     found: dict[str, Path] = {}
-    for folder, dirs, files in os.walk(root):
+    chains: dict[str, tuple[str, ...]] = {str(root): (os.path.realpath(root),)}
+    for folder, dirs, files in os.walk(root, onerror=_unlistable, followlinks=True):
+        chain = chains.pop(folder)
         relative_folder = Path(folder).relative_to(root).as_posix()
         prefix = "" if relative_folder == "." else relative_folder + "/"
-        dirs[:] = sorted(d for d in dirs if not spec.match_file(prefix + d + "/"))
+        kept = []
+        for name in sorted(dirs):
+            real = os.path.realpath(os.path.join(folder, name))
+            if spec.match_file(prefix + name + "/") or real in chain:
+                continue
+            kept.append(name)
+            chains[os.path.join(folder, name)] = (*chain, real)
+        dirs[:] = kept
         for name in sorted(files):
             relative = prefix + name
             if not spec.match_file(relative):
                 found[relative] = Path(folder) / name
     return found
+
+
+def _unlistable(error: OSError) -> None:
+    raise ConfigurationError(
+        f"cannot sync: the folder {error.filename} cannot be listed ({error.strerror or error}); "
+        "nothing was sent"
+    ) from error
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot sync {path}: {exc.strerror or exc} (a broken link? ignore it with "
+            "ignore=[...] or remove it); nothing was sent"
+        ) from exc
 
 
 def sync(
@@ -109,7 +142,7 @@ def sync(
     on_board = fs.hashes(target)
     to_send: list[tuple[str, bytes]] = []
     for relative, path in files.items():
-        data = path.read_bytes()
+        data = _read(path)
         known = on_board.get(relative)
         if known is not None and known == (len(data), hashlib.sha256(data).hexdigest()):
             report.unchanged.append(relative)
