@@ -32,6 +32,18 @@ def test_write_read_round_trip_binary_and_text(board: Device) -> None:
     assert board.fs.stat("/blob.bin").size == len(data)
 
 
+def test_names_up_to_the_limit_and_a_lookalike_temporary_name(board: Device) -> None:
+    # An upload's temporary name once was the name plus ".bfw-part": over the
+    # 255-byte limit for long names, and a user's "x.bfw-part" was clobbered.
+    longest = "/" + "é" * 127  # 254 bytes
+    board.fs.write_text(longest, "long")
+    assert board.fs.read_text(longest) == "long"
+    board.fs.write_text("/x.bfw-part", "mine")
+    board.fs.write_text("/x", "upload")
+    assert board.fs.read_text("/x.bfw-part") == "mine"
+    assert sorted(board.fs.ls("/")) == sorted(["rom", longest[1:], "x", "x.bfw-part"])
+
+
 def test_compressible_source_goes_compressed_and_arrives_intact(board: Device) -> None:
     source = Path(__file__).read_bytes() * 5
     before = board.link_stats.bytes_sent

@@ -45,6 +45,7 @@ _ERRORS: dict[int, tuple[type[BoardFileError], str]] = {
     errno.ENOTEMPTY: (BoardFileError, "folder not empty (rmdir(recursive=True) removes it all)"),
     errno.EROFS: (BoardFileError, "read-only file system on the board"),
     errno.EACCES: (BoardFileError, "permission denied on the board"),
+    errno.ENAMETOOLONG: (BoardFileError, "a name is over the board's limit (255 bytes)"),
     errno.EINVAL: (BoardFileError, "invalid operation on the board (a folder into itself?)"),
 }
 

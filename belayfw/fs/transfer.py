@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import zlib
 from collections.abc import Callable, Iterator
 
@@ -80,7 +81,7 @@ def upload(
     (when the board can inflate).
     """
     plan = budget(helpers)
-    temporary = path + ".bfw-part"
+    temporary = temporary_name(path)
     total = len(data)
     done = 0
     mode = "wb"
@@ -109,6 +110,14 @@ def upload(
     if progress is not None:
         progress(done, total)
     return done
+
+
+def temporary_name(path: str) -> str:
+    """Where an upload to ``path`` lands first: the same folder (so the rename
+    stays within one file system), a short hidden name (``path`` plus a suffix
+    could pass the 255-byte name limit, and could be a user's own file)."""
+    folder, _, name = path.rpartition("/")
+    return f"{folder}/.{hashlib.sha256(name.encode()).hexdigest()[:12]}.bfw-part"
 
 
 def _send(
