@@ -86,3 +86,7 @@ def wait_until(
         if time.monotonic() >= deadline:
             pytest.fail(f"timed out waiting for {what}")
         event.wait(0.01)
+
+
+# pytester runs pytest inside a test: the pytest plugin's tests drive it that way.
+pytest_plugins = ("pytester",)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "belayfw"
 #: Modules above the facade (and their submodules): they hand ``Device`` to users.
-FACADE_USERS = ("belayfw.cli", "belayfw.pytest_plugin")
+FACADE_USERS = ("belayfw.cli", "belayfw.testing")
 
 
 def module_paths() -> dict[str, Path]:
