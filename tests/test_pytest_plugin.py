@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -268,6 +269,14 @@ def test_plugin_can_be_disabled_and_conftest_fixtures_override_it(project):
     run(project).assert_outcomes(passed=1)
     result = run(project, "-p", "no:belayfw", "--fixtures")
     assert "board_factory" not in result.stdout.str()
+
+
+def test_docs_example_runs_with_no_conftest(project):
+    """docs/testing.md's first example, as a user would copy it."""
+    text = (Path(__file__).parent.parent / "docs" / "testing.md").read_text(encoding="utf-8")
+    station, tests = re.findall(r"```python\n(.*?)```", text, re.S)[:2]
+    project.makepyfile(station=station, test_station=tests)
+    run(project).assert_outcomes(passed=3)
 
 
 # -- several boards, several workers ------------------------------------------------
