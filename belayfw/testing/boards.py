@@ -76,11 +76,16 @@ class UsedBoard:
 class TestBoards:
     """The boards one test used, kept in the test item's stash for its report."""
 
+    __test__ = False  # not a test class, whatever its name
+
     used: list[UsedBoard] = field(default_factory=list)
 
-    def add(self, device: Device, output: BoardOutput) -> None:
-        if all(entry.device is not device for entry in self.used):
-            self.used.append(UsedBoard(device, output, output.mark()))
+    def add(self, device: Device, output: BoardOutput) -> bool:
+        """Record that the test uses ``device``; False when it was already recorded."""
+        if any(entry.device is device for entry in self.used):
+            return False
+        self.used.append(UsedBoard(device, output, output.mark()))
+        return True
 
 
 class BoardPlugin:
@@ -135,17 +140,17 @@ class BoardPlugin:
         self, cls: type[D], port: str | None, profile: str | None, kwargs: dict[str, Any]
     ) -> tuple[D, BoardOutput]:
         """``cls`` opened once for the whole run (per class, port and options)."""
-        key_port = port if port is not None else self.claims.preferred
-        key = (cls, with_profile(key_port, profile), repr(sorted(kwargs.items())))
+        claimed = self.claims.acquire(port)  # re-entrant: free when it is already ours
+        key = (cls, with_profile(claimed, profile), repr(sorted(kwargs.items())))
         found = self._shared.pop(key, None)
         if found is not None:
-            device, output, claimed = found
+            device, output, held = found
+            self.claims.release(held)  # the claim just taken stands in for it
             if device.is_open:
                 assert isinstance(device, cls)
-                self._shared[key] = found
+                self._shared[key] = (device, output, claimed)
                 return device, output
-            self.claims.release(claimed)  # a test closed it: open it again below
-        claimed = self.claims.acquire(port)
+            # a test closed it: open it again below
         try:
             opened, out = _open(cls, with_profile(claimed, profile), kwargs)
         except BaseException:

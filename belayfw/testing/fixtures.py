@@ -95,9 +95,10 @@ def board_factory(
         kind = cls or Device
         if shared:
             device, output = plugin.shared(kind, belayfw_port, belayfw_profile, kwargs)
-            record.add(device, output)
+            first_use = record.add(device, output)
             check_features(device, features)
-            plugin.start_test_session(device, belayfw_reset, stack)
+            if first_use:  # one session per test, however often the test asks
+                plugin.start_test_session(device, belayfw_reset, stack)
         else:
             device, output = plugin.open(
                 kind, belayfw_port, belayfw_profile, belayfw_reset, kwargs, stack.callback
