@@ -15,6 +15,7 @@ import pytest
 
 from belayfw import Device, DeviceDisconnected, EmulatorBoard, SessionManager, default_manager
 from belayfw.session.capabilities import CapabilityCache
+from belayfw.transports.emulator import EmulatorTransport
 from belayfw.transports.port_lock import lock_folder
 from tests.conftest import TEST_CACHE_HOME, wait_until
 
@@ -139,6 +140,22 @@ def test_a_forked_child_does_not_keep_the_host_s_emulators_alive() -> None:
         assert not process_ended(child)  # the child lives on, without the boards
     finally:
         os.kill(child, signal.SIGKILL)
+
+
+def test_a_fork_after_a_board_closed_leaves_reused_descriptors_alone() -> None:
+    """A closed emulator's descriptor numbers are reused, here by Popen's own pipes:
+    the fork hook of its child must not close them (that failed with EBADF)."""
+    closed = EmulatorTransport()
+    closed.close()
+    result = subprocess.run(
+        [sys.executable, "-c", "print('child ran')"],
+        capture_output=True,
+        text=True,
+        preexec_fn=lambda: None,  # a fork that runs Python's at-fork hooks in the child
+        timeout=60,
+    )
+    assert result.stdout == "child ran\n"
+    del closed
 
 
 def test_falling_back_to_the_emulator_is_said_on_stderr(tmp_path: Path) -> None:

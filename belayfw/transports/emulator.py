@@ -352,8 +352,12 @@ class EmulatorTransport:
 
         The child closes its copies of the descriptors, above all the watch
         pipe: the board must still die with the process that started it, not
-        live on while a child runs.
+        live on while a child runs. A transport closed already holds nothing:
+        its descriptor numbers may belong to someone else by now (the pipes of
+        the very ``Popen`` that forked), so it closes nothing.
         """
+        if self._closed:
+            return
         self._closed = True
         self._finalizer.detach()
         for fd in (self._master, self._watch_w, self._wake_r, self._wake_w):
