@@ -209,3 +209,11 @@ def test_unformatted_image_left_by_a_failed_start_is_formatted(output, tmp_path:
     with Device(f"emulator:pico?flash={blank}", output=output) as board:
         assert board.eval("__import__('os').listdir('/')") == ["rom"]
     assert os.path.getsize(blank) == 256 * 1024
+
+
+def test_board_does_not_see_the_hosts_environment(output, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Board code can read its environment: host tokens must not be there."""
+    monkeypatch.setenv("BELAYFW_TEST_SECRET", "host-token")
+    with Device("emulator", output=output) as device:
+        assert device.eval("__import__('os').getenv('BELAYFW_TEST_SECRET')") is None
+        assert device.eval("__import__('os').getenv('MICROPYPATH')") == ":/rom:.frozen:/lib"

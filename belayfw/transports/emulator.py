@@ -94,6 +94,19 @@ def find_micropython() -> MicroPythonCommand:
     raise FeatureUnavailable(f"no MicroPython unix port found: {INSTALL_HINT}")
 
 
+#: Host variables the board process may see. Nothing else is passed: board code can
+#: read its environment (``os.getenv``), and the host's may hold tokens and keys.
+_PASSED_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR")
+
+
+def _board_environment(board_id: str) -> dict[str, str]:
+    """The board process's whole environment: a few host basics and its own settings."""
+    env = {name: os.environ[name] for name in _PASSED_ENVIRONMENT if name in os.environ}
+    # sys.path as on a board with ROMFS; every entry is on the board's own flash.
+    env.update(BELAYFW_BOARD_ID=board_id, MICROPYPATH=":/rom:.frozen:/lib")
+    return env
+
+
 def _configure_board_tty(fd: int) -> None:
     """Make the pty slave behave like a board UART (see DESIGN.md 3)."""
     attrs = termios.tcgetattr(fd)
@@ -207,8 +220,7 @@ class EmulatorTransport:
                 "-c",
                 self.flash.boot_code(self.sandbox / "rom.img"),
             ]
-            # sys.path as on a board with ROMFS; every entry is on the board's own flash.
-            env = dict(os.environ, BELAYFW_BOARD_ID=self.board_id, MICROPYPATH=":/rom:.frozen:/lib")
+            env = _board_environment(self.board_id)
             boot = Path(__file__).with_name("emulator_boot.py")
             process = subprocess.Popen(
                 [sys.executable, "-I", "-S", str(boot), *boot_arguments],
