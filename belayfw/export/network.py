@@ -32,8 +32,6 @@ _READ_SIZE = 65536
 #: A client that stops reading for this long is dropped (the board keeps running).
 _SEND_TIMEOUT_SECONDS = 5.0
 _POLL_SECONDS = 0.2
-#: How long a new client waits for the previous one's departure to be noticed.
-_HANDOVER_SECONDS = 2.0
 
 
 class _EmulatedLine:
@@ -121,7 +119,6 @@ class NetworkExport:
         self.host, self.port = self._server.getsockname()[:2]
         self._client: _Client | None = None
         self._client_lock = threading.Lock()
-        self._client_left = threading.Condition(self._client_lock)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         #: Clients turned away because another one held the board.
@@ -154,7 +151,6 @@ class NetworkExport:
         """Disconnect the current client, as if its cable were pulled (the board keeps running)."""
         with self._client_lock:
             client, self._client = self._client, None
-            self._client_left.notify_all()
         if client is not None:
             client.close()
 
@@ -184,10 +180,6 @@ class NetworkExport:
             except OSError:
                 return  # the server socket was closed
             with self._client_lock:
-                # A client that has just closed may not be noticed yet (its loop polls
-                # every _POLL_SECONDS): wait for it briefly before calling the board busy,
-                # so closing a device and opening the next one at once works.
-                self._client_left.wait_for(lambda: self._client is None, _HANDOVER_SECONDS)
                 busy = self._client is not None
                 if not busy:
                     self._client = _Client(connection, self.telnet)
@@ -231,7 +223,6 @@ class NetworkExport:
             with self._client_lock:
                 if self._client is client:
                     self._client = None
-                    self._client_left.notify_all()
             client.close()
             log.info("%s: client disconnected", self.board.description)
 
