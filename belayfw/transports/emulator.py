@@ -33,6 +33,7 @@ import uuid
 import weakref
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -169,15 +170,7 @@ class EmulatorTransport:
         self._writable = select.poll()
         self._writable.register(self._master, select.POLLOUT)
         self._last_interrupt = -1e9
-        self._finalizer = weakref.finalize(
-            self,
-            _release,
-            self._process,
-            self._master,
-            self._watch_w,
-            str(self.sandbox),
-            self.flash.release,
-        )
+        self._finalizer = self._arm_finalizer()
         _live_transports.add(self)
         log.debug("started %s (pid %d) in %s", self.description, self.pid, self.sandbox)
 
@@ -241,6 +234,18 @@ class EmulatorTransport:
             os.close(watch_r)
         os.set_blocking(master, False)
         return master, process, watch_w
+
+    def _arm_finalizer(self) -> weakref.finalize[Any, Any]:
+        """Release the process, pty, watcher pipe, sandbox and flash even if never closed."""
+        return weakref.finalize(
+            self,
+            _release,
+            self._process,
+            self._master,
+            self._watch_w,
+            str(self.sandbox),
+            self.flash.release,
+        )
 
     # -- Transport -------------------------------------------------------------------
 
@@ -335,15 +340,7 @@ class EmulatorTransport:
             os.close(old_watch)
         os.dup2(master, self._master)
         os.close(master)
-        self._finalizer = weakref.finalize(
-            self,
-            _release,
-            self._process,
-            self._master,
-            self._watch_w,
-            str(self.sandbox),
-            self.flash.release,
-        )
+        self._finalizer = self._arm_finalizer()
         log.debug("restarted %s (pid %d)", self.description, self.pid)
 
     def fileno(self) -> int | None:
