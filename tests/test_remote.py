@@ -31,6 +31,7 @@ from belayfw import (
 )
 from belayfw.errors import BelayError
 from belayfw.export import ExportedBoard, NetworkExport, PtyExport
+from belayfw.export import network as network_export
 from belayfw.export.ser2net import Ser2net, find_ser2net
 from belayfw.transports.port_lock import PortLock
 
@@ -180,6 +181,36 @@ def test_export_serves_one_client_and_tells_a_second_one(export_rfc2217: Network
         assert b"in use by another client" in said
         assert first.eval("1 + 1") == 2  # the first client keeps its board
     assert export_rfc2217.refused == refused + 1
+
+
+def test_a_client_that_hung_up_is_reaped_before_the_next_one_is_judged(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The next client is not refused because the last one's hangup is still queued."""
+    monkeypatch.setattr(network_export, "_HANDOVER_SECONDS", 60.0)
+    with NetworkExport(ExportedBoard(), telnet=False) as export:
+        board_write = export.board.write
+        entered, release = threading.Event(), threading.Event()
+
+        def slow_write(data: bytes) -> None:
+            entered.set()
+            assert release.wait(30)
+            board_write(data)
+
+        monkeypatch.setattr(export.board, "write", slow_write)
+        first = socket.create_connection((export.host, export.port), timeout=30)
+        first.sendall(b"\r")
+        assert entered.wait(30)  # its loop is busy: the hangup below stays queued
+        first.close()
+        with socket.create_connection((export.host, export.port), timeout=30) as second:
+            release.set()
+            second.sendall(b"\x02")  # friendly REPL: the board answers with its banner
+            said = b""
+            while b">>> " not in said and (chunk := second.recv(4096)):
+                said += chunk
+        assert b">>> " in said
+        assert b"in use" not in said
+        assert export.refused == 0
 
 
 def test_second_rfc2217_client_gets_the_servers_words(export_rfc2217: NetworkExport) -> None:

@@ -32,6 +32,8 @@ _READ_SIZE = 65536
 #: A client that stops reading for this long is dropped (the board keeps running).
 _SEND_TIMEOUT_SECONDS = 5.0
 _POLL_SECONDS = 0.2
+#: How long a new connection waits for a client that has hung up but not yet been reaped.
+_HANDOVER_SECONDS = 1.0
 
 
 class _EmulatedLine:
@@ -91,6 +93,18 @@ class _Client:
             return data
         return b"".join(self.manager.filter(data))
 
+    def is_leaving(self) -> bool:
+        """True when bytes or a hangup wait unread: the client loop is about to act on them.
+
+        An idle client that is still connected has nothing queued, so a second
+        client is refused at once rather than kept waiting.
+        """
+        try:
+            ready, _, _ = select.select([self.connection], [], [], 0)
+        except (OSError, ValueError):
+            return True  # closed under us
+        return bool(ready)
+
     def close(self) -> None:
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
@@ -119,6 +133,8 @@ class NetworkExport:
         self.host, self.port = self._server.getsockname()[:2]
         self._client: _Client | None = None
         self._client_lock = threading.Lock()
+        #: Notified whenever the client slot is freed.
+        self._client_left = threading.Condition(self._client_lock)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         #: Clients turned away because another one held the board.
@@ -151,6 +167,7 @@ class NetworkExport:
         """Disconnect the current client, as if its cable were pulled (the board keeps running)."""
         with self._client_lock:
             client, self._client = self._client, None
+            self._client_left.notify_all()
         if client is not None:
             client.close()
 
@@ -180,6 +197,10 @@ class NetworkExport:
             except OSError:
                 return  # the server socket was closed
             with self._client_lock:
+                if self._client is not None and self._client.is_leaving():
+                    # Its hangup is queued but its loop has not reaped it yet: a client
+                    # that closes and reopens at once must not be told the board is busy.
+                    self._client_left.wait_for(lambda: self._client is None, _HANDOVER_SECONDS)
                 busy = self._client is not None
                 if not busy:
                     self._client = _Client(connection, self.telnet)
@@ -223,6 +244,7 @@ class NetworkExport:
             with self._client_lock:
                 if self._client is client:
                     self._client = None
+                    self._client_left.notify_all()
             client.close()
             log.info("%s: client disconnected", self.board.description)
 
