@@ -26,6 +26,8 @@ from belayfw import (
 from belayfw.protocol import RAW_REPL_BANNER, RawRepl
 from belayfw.transports.scripted import AwaitWrite, ScriptedTransport
 
+from .conftest import wait_until
+
 
 def _heap_locked(error: DeviceError) -> bool:
     """The unix port's known aftermath of an interrupt inside a large allocation."""
@@ -208,7 +210,7 @@ def test_hanging_teardown_cannot_hang_close(output) -> None:
 
 
 def test_close_from_another_thread_interrupts_a_running_call(output) -> None:
-    device = Stubborn("emulator", output=output)
+    device = Stubborn("emulator", output=output, teardown_timeout=0.3)
     outcome: list[BaseException] = []
 
     def call() -> None:
@@ -219,9 +221,8 @@ def test_close_from_another_thread_interrupts_a_running_call(output) -> None:
 
     caller = threading.Thread(target=call)
     caller.start()
-    deadline = time.monotonic() + 30
-    while not device._link.repl.parser.interruptible and time.monotonic() < deadline:
-        threading.Event().wait(0.01)
+    # Running on the board, past its compile: close() must interrupt it, not wait for it.
+    wait_until(device._link.repl._interruptible, what="the call to be running on the board")
     with pytest.raises(ResourceCleanupError):  # the teardown loops forever: bounded, reported
         device.close()
     caller.join(timeout=10)
