@@ -16,9 +16,11 @@ import multiprocessing
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 
 def _spin(stop: multiprocessing.synchronize.Event) -> None:
@@ -53,6 +55,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--load", action="store_true", help="keep every core busy with a CPU-bound process"
     )
+    parser.add_argument(
+        "--logs",
+        type=Path,
+        default=None,
+        help="folder for each failed run's whole output (default: a new temporary folder)",
+    )
     parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     args = parser.parse_args(argv)
     if args.runs < 1:
@@ -62,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     load = (os.cpu_count() or 1) if args.load else 0
     condition = f"with {load} CPU-bound process(es)" if load else "quiet"
     outcomes: list[tuple[int, float]] = []
+    logs: Path | None = args.logs
     with cpu_load(load):
         for run in range(1, args.runs + 1):
             started = time.monotonic()
@@ -74,6 +83,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 failed = [line for line in result.stdout.splitlines() if line.startswith("FAILED")]
                 for line in failed or result.stdout.splitlines()[-30:]:
                     print(f"    {line}", flush=True)
+                # A flake seen once is worth its whole traceback: keep the run's output.
+                if logs is None:
+                    logs = Path(tempfile.mkdtemp(prefix="belayfw-repeat-"))
+                logs.mkdir(parents=True, exist_ok=True)
+                log = logs / f"run-{run}.txt"
+                log.write_text(result.stdout + result.stderr, encoding="utf-8")
+                print(f"    whole output: {log}", flush=True)
     passed = sum(1 for code, _ in outcomes if code == 0)
     print(f"repeat: {passed} of {args.runs} full runs passed ({condition})")
     return 0 if passed == args.runs else 1
