@@ -22,7 +22,9 @@ from belayfw.errors import (
     SerializationError,
     SessionError,
     SessionLimitExceeded,
+    StreamSendError,
     TaskTimeout,
+    ThreadNotFinished,
 )
 from belayfw.executors import ThreadHandle, ThreadState
 from belayfw.protocol import LinkStats
@@ -78,8 +80,10 @@ __all__ = [
     "SessionOptions",
     "SessionResource",
     "SessionState",
+    "StreamSendError",
     "TaskTimeout",
     "ThreadHandle",
+    "ThreadNotFinished",
     "ThreadState",
     "current_session",
     "default_manager",

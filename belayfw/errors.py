@@ -192,6 +192,25 @@ class SerializationError(BelayError):
     suggestion = "use None, bool, int, float, str, bytes, list, tuple, dict or set"
 
 
+class StreamSendError(BelayError, TypeError):
+    """``send(value)`` on a board generator stream, which cannot deliver it.
+
+    The board runs ahead of the host by up to a window of values, so the
+    ``yield`` a sent value would answer has already passed on the board.
+    """
+
+    suggestion = (
+        "pass the value as an argument of a new call, or let a @task that returns one "
+        "value at a time take it"
+    )
+
+
+class ThreadNotFinished(BelayError):
+    """A board thread has no result: it was stopped, or lost with its board, or runs on."""
+
+    suggestion = "only a thread whose function returned has a result; see handle.state"
+
+
 class FeatureUnavailable(BelayError):
     """The board lacks a feature the code needs (for example ``_thread``)."""
 

@@ -33,7 +33,6 @@ try:
 except NameError:
     _bfw_H = {}  # deployed name -> code hash
     _bfw_S = {}  # setup name -> compiled body
-    _bfw_G = {}  # generator id -> running generator
     _bfw_TH = {}  # belayfw thread id -> [name, state]
     _bfw_ID = {}  # _thread ident -> belayfw thread id
     _bfw_SR = set()  # thread ids asked to stop
@@ -174,30 +173,6 @@ def _bfw_run_all(names):
             _bfw_sys.print_exception(e, s)
             failed.append((n, type(e).__name__, str(e), s.getvalue()))
     return failed
-
-
-# -- generators ----------------------------------------------------------------------
-
-def _bfw_gs(_bfw_i, _bfw_f, *a, **k):
-    _bfw_G[_bfw_i] = _bfw_f(*a, **k)
-
-
-def _bfw_gn(i):
-    g = _bfw_G[i]
-    try:
-        return (1, next(g))
-    except StopIteration:
-        del _bfw_G[i]
-        return (0, None)
-    except BaseException:
-        del _bfw_G[i]
-        raise
-
-
-def _bfw_gx(i):
-    g = _bfw_G.pop(i, None)
-    if g is not None:
-        g.close()
 
 
 # -- threads -------------------------------------------------------------------------

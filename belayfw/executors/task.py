@@ -1,4 +1,4 @@
-"""Tasks: one round trip per call, with cache, timeout, exclusivity, retries, streaming."""
+"""Tasks: one round trip per call, with cache, timeout, exclusivity, retries; generators stream."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
@@ -16,6 +15,7 @@ from belayfw.decorators import BoardMethod, TaskOptions
 from belayfw.errors import BelayError, CircuitOpen, DeviceDisconnected
 from belayfw.executors.base import BoardCaller, call_arguments, call_command
 from belayfw.recovery import backoff_delay
+from belayfw.streams import BoardStream
 
 log = logging.getLogger(__name__)
 
@@ -100,35 +100,12 @@ class TaskExecutor:
                     again.__cause__ = cause
                     cause = again
 
-    def _stream(self, method: BoardMethod, options: TaskOptions, arguments: str) -> Iterator[Any]:
-        """A host iterator over a board generator; abandoning it frees the board side."""
-        device = self._device
+    def _stream(self, method: BoardMethod, options: TaskOptions, arguments: str) -> BoardStream:
+        """A host stream over a board generator, read a window of values at a time."""
         stream_id = next(self._generator_ids)
         start = call_command("_bfw_gs", str(stream_id), method.board_name, arguments=arguments)
-        following = f"_bfw_c(_bfw_gn,{stream_id})"
-
-        def values() -> Iterator[Any]:
-            with self._exclusive(options):
-                device.board_call(start, options.timeout)
-                finished = False
-                try:
-                    while True:
-                        more, value = device.board_call(following, options.timeout)
-                        if not more:
-                            finished = True
-                            return
-                        yield value
-                except BelayError:
-                    finished = True  # the board dropped the generator with the error
-                    raise
-                finally:
-                    if not finished:
-                        try:
-                            device.board_call(f"_bfw_c(_bfw_gx,{stream_id})", 5.0)
-                        except BelayError as exc:
-                            log.debug("could not close board generator %d: %s", stream_id, exc)
-
-        return values()
+        hold = self._device.hold() if options.exclusive else None
+        return BoardStream(self._device, stream_id, start, options.timeout, hold)
 
 
 _MISS = object()

@@ -1,0 +1,161 @@
+"""Generator streams: a board generator read in windows of values the host grants.
+
+Calling a generator ``@task`` returns a :class:`BoardStream`. Each time its
+buffer runs dry it grants the board a window of ``n`` values (its credit): the
+board runs the generator for up to ``n`` values, or until ``WINDOW_SECONDS``
+have passed with at least one value, and sends them back as one result. A
+stream therefore costs one turnaround per window, not per value, and the host
+never holds more than one window. Windows start small (the first value comes
+back soon) and grow while values keep coming, up to ``MAX_WINDOW`` values and
+about ``WINDOW_BYTES`` of encoded values, so a board's RAM bounds them too.
+
+The stream is a context manager and an iterator; closing it, or dropping it,
+closes the board generator (its ``finally`` blocks run on the board).
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+from contextlib import AbstractContextManager
+from types import TracebackType
+from typing import Any, Self
+
+from belayfw.errors import BelayError, DeviceDisconnected, StreamSendError
+from belayfw.executors.base import BoardCaller
+
+log = logging.getLogger(__name__)
+
+#: The first window: small, so the first value is not held back behind many.
+FIRST_WINDOW = 16
+#: The largest window, in values.
+MAX_WINDOW = 4096
+#: A window ends this long after it began once it holds a value: a slow
+#: generator's values reach the host about as soon as they are made.
+WINDOW_SECONDS = 0.01
+#: A window is sized to hold about this many bytes of encoded values.
+WINDOW_BYTES = 32768
+#: Seconds the board gets to close a generator the host drops.
+CLOSE_TIMEOUT = 5.0
+
+
+class BoardStream(AbstractContextManager["BoardStream"]):
+    """The values of a board generator, read a window at a time.
+
+    ``timeout`` (the task's) limits each window: how long the board may take to
+    produce the next values, not the whole stream. A window that runs past it is
+    interrupted on the board, which ends the generator, and raises
+    :class:`~belayfw.errors.TaskTimeout`.
+    """
+
+    def __init__(
+        self,
+        caller: BoardCaller,
+        stream_id: int,
+        start: str,
+        timeout: float | None,
+        hold: AbstractContextManager[Any] | None,
+        window_bytes: int = WINDOW_BYTES,
+    ) -> None:
+        self._caller = caller
+        self._id = stream_id
+        self._start: str | None = start
+        self._timeout = timeout
+        self._hold = hold
+        self._holding = False  # inside self._hold (from the first window to the end)
+        self._window_bytes = window_bytes
+        self._window = FIRST_WINDOW
+        self._buffer: collections.deque[Any] = collections.deque()
+        self._more = True  # the board generator may yield more
+        self._open_on_board = False  # the board holds the generator (close it when dropped)
+        #: Windows read so far (each one turnaround).
+        self.windows = 0
+
+    def __iter__(self) -> Self:
+        return self
+
+    def __next__(self) -> Any:
+        if not self._buffer:
+            if not self._more:
+                raise StopIteration
+            self._fill()
+            if not self._buffer:
+                raise StopIteration
+        return self._buffer.popleft()
+
+    def send(self, value: Any) -> Any:
+        """``send(None)`` is ``next()``; any other value raises :class:`StreamSendError`."""
+        if value is None:
+            return next(self)
+        raise StreamSendError(
+            f"cannot send {type(value).__name__} values into a board generator stream: the "
+            "board runs ahead of the host by a window of values, so the yield it would "
+            "answer has already passed"
+        )
+
+    def close(self) -> None:
+        """Stop reading; the board generator is closed (its ``finally`` blocks run)."""
+        self._more = False
+        self._buffer.clear()
+        if self._open_on_board:
+            self._open_on_board = False
+            try:
+                self._caller.board_call(f"_bfw_c(_bfw_gx,{self._id})", CLOSE_TIMEOUT)
+            except BelayError as exc:
+                log.debug("could not close board generator %d: %s", self._id, exc)
+        self._release()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if self._open_on_board or self._holding:
+            self.close()
+
+    # -- windows ------------------------------------------------------------------------
+
+    def _fill(self) -> None:
+        caller = self._caller
+        try:
+            if self._start is not None:
+                if self._hold is not None:
+                    self._hold.__enter__()
+                    self._holding = True
+                start, self._start = self._start, None
+                caller.board_call(start, self._timeout)
+                self._open_on_board = True
+            command = f"_bfw_c(_bfw_gw,{self._id},{self._window},{_WINDOW_MS})"
+            more, values = caller.board_call(command, self._timeout)
+        except (BelayError, KeyboardInterrupt) as exc:
+            self._more = False
+            if isinstance(exc, BelayError) and not isinstance(exc, DeviceDisconnected):
+                self._open_on_board = False  # the board dropped the generator with the error
+            self.close()
+            raise
+        self.windows += 1
+        self._buffer.extend(values)
+        if not more:
+            self._more = False
+            self._open_on_board = False
+            self._release()
+        self._grow(values)
+
+    def _grow(self, values: list[Any]) -> None:
+        """Double a window the board filled, within the byte budget."""
+        if len(values) < self._window:
+            return
+        size = max(1, len(repr(values[:8])) // max(1, min(8, len(values))))
+        self._window = max(1, min(MAX_WINDOW, self._window * 2, self._window_bytes // size))
+
+    def _release(self) -> None:
+        if self._holding and self._hold is not None:
+            self._holding = False
+            self._hold.__exit__(None, None, None)
+
+
+_WINDOW_MS = max(1, int(WINDOW_SECONDS * 1000))
