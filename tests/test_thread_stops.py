@@ -204,6 +204,8 @@ def test_a_busy_helper_loop_is_the_documented_limit_and_sleep_ms_0_lifts_it(
 ) -> None:
     """docs/programming-model.md: a sleepless loop outside the thread body cannot be stopped."""
     spinning = napper.busy_in_helper("spin", False)
+    # Inside its loop already: a thread stopped before it runs ends 'stopped' whatever its body.
+    wait_until(lambda: napper.lapped("spin") > 0, what="the busy thread to loop")
     assert not spinning.stop(timeout=0.2)
     assert spinning.state == "running"
     checked = napper.busy_in_helper("checked", True)
