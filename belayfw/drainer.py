@@ -14,7 +14,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from belayfw.errors import DeviceDisconnected
+from belayfw.errors import BoardReset, DeviceDisconnected
 from belayfw.response import ResponseParser
 from belayfw.transports.base import Transport
 
@@ -77,11 +77,18 @@ class IdleDrainer:
                 if not self._lock.acquire(blocking=False):
                     continue
                 try:
+                    if isinstance(self._broken, BoardReset) and not self._closing:
+                        continue  # the next call starts the board again (link.py)
                     if self._broken is not None or self._closing:
                         return
                     # With a descriptor the data is there now; without one, wait briefly.
                     until = time.monotonic() + (0.0 if fd is not None else DRAIN_QUIET_SECONDS)
-                    data = self._read(until)
+                    try:
+                        data = self._read(until)
+                    except BoardReset as reset:
+                        self._broken = reset
+                        log.info("%s", reset)
+                        continue
                     if data:
                         self.parser.feed(data)
                 finally:

@@ -119,6 +119,24 @@ class BoardProcessEnded(DeviceDisconnected):
     suggestion = "open the device again (a new emulator board starts)"
 
 
+class BoardReset(BoardProcessEnded):
+    """An emulator board reset itself: ``machine.reset()``, ``soft_reset()``, its watchdog...
+
+    Its RAM is gone, as on a board; its flash is kept. The call that was running
+    did not complete. A :class:`~belayfw.Device` brings the board back at once
+    (a new process on the same flash, the device's code and setups restored);
+    ``recovered`` says whether it did, so the next call can simply be made.
+    """
+
+    suggestion = "soft_reset() or reopen the device to start it again"
+
+    def __init__(self, message: str, *, recovered: bool = False) -> None:
+        self.recovered = recovered
+        if recovered:
+            self.suggestion = "call again"
+        super().__init__(message)
+
+
 class PortNotFound(DeviceDisconnected, FileNotFoundError):
     """No serial port (or emulator board) by that name exists right now."""
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from belayfw.connection import Connection
-from belayfw.errors import BelayError, DeviceDisconnected, DeviceError, TaskTimeout
+from belayfw.errors import BelayError, BoardReset, DeviceDisconnected, DeviceError, TaskTimeout
 from belayfw.recovery import heap_locked, recover_locked_heap, restart_if_heap_locked
 from belayfw.response import FrameSink, OutputSink
 from belayfw.session.routing import not_open, session_for_call
@@ -64,13 +64,41 @@ class BoardLink:
             except TaskTimeout as timeout:
                 self._after_interrupt(connection, timeout)
                 raise
+            except BoardReset as reset:
+                raise self._after_board_reset(reset) from None
             except DeviceDisconnected as error:
-                for each in self._sessions():
-                    each.link_lost(str(error.args[0]), error)
+                self._link_lost(error)
                 raise
             finally:
                 self._busy_thread = None
                 session.call_finished()
+
+    def _link_lost(self, error: DeviceDisconnected) -> None:
+        for each in self._sessions():
+            each.link_lost(str(error.args[0]), error)
+
+    def _after_board_reset(self, reset: BoardReset) -> BoardReset:
+        """An emulator board reset itself: bring it back on the same flash, as a board reboots.
+
+        The device's soft-reset path restarts the process, redeploys the code and
+        re-runs the setups; the sessions wait meanwhile and stay ACTIVE.
+        """
+        if self.reset is None or self._recovering:
+            self._link_lost(reset)
+            return reset
+        self._recovering = True
+        try:
+            self.reset()
+        except BelayError as failure:
+            reset.add_note(f"belayfw: could not start the board again: {failure}")
+            return reset
+        finally:
+            self._recovering = False
+        return BoardReset(
+            f"{reset.args[0]}; belayfw started it again with the device's code and setups "
+            "(board globals and running threads are gone; threads with restart=True run again)",
+            recovered=True,
+        )
 
     def _board_failure(self, connection: Connection, error: DeviceError) -> DeviceError:
         """The error to raise for a board failure; a locked heap is dealt with first."""

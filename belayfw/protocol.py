@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict
 from belayfw.drainer import IdleDrainer
 from belayfw.errors import (
     BelayError,
+    BoardReset,
     CommandError,
     DeviceDisconnected,
     DeviceNotOpen,
@@ -226,9 +227,12 @@ class RawRepl(RawPaste, IdleDrainer, InStep):
         """
         with self._lock:
             self._generation += 1
-            if self._broken is not None:
+            restartable = isinstance(self.transport, Restartable)
+            if self._broken is not None and not (
+                restartable and isinstance(self._broken, BoardReset)
+            ):
                 raise type(self._broken)(self._broken.args[0])
-            if self._unsynced and not isinstance(self.transport, Restartable):
+            if self._unsynced and not restartable:
                 self._resync()  # Ctrl-D must meet an empty line, not a half-sent command
             parser = self.parser
             self.parser = ResponseParser(parser.token, parser.on_output, parser.on_frame)
@@ -237,6 +241,7 @@ class RawRepl(RawPaste, IdleDrainer, InStep):
                 if isinstance(self.transport, Restartable):
                     self.transport.restart()
                     self.enter(timeout)
+                    self._broken = None  # a board that had reset itself is back
                 else:
                     self._write(b"\x04")
                     self._await_reboot(time.monotonic() + timeout)

@@ -17,7 +17,7 @@ def test_emulator_capabilities_are_detected(output) -> None:
         caps = device.capabilities
     assert caps.detected and caps.error is None
     assert caps.implementation == "micropython"
-    assert caps.platform == "linux"
+    assert caps.platform == "rp2"
     assert caps.version.count(".") == 2
     assert caps.features.threads and caps.features.float and caps.features.filesystem
     assert caps.supports("threads") and not caps.supports("no_such_feature")

@@ -129,7 +129,7 @@ def test_board_sees_only_its_flash(output) -> None:
 
 def test_board_modules_come_from_a_read_only_rom(board: Device) -> None:
     assert board.eval("__import__('machine').Pin(2, 1).value()") == 0
-    assert board.eval("__import__('os').listdir('/rom')") == ["machine.py"]
+    assert "machine.py" in board.eval("__import__('os').listdir('/rom')")
     with pytest.raises(DeviceError) as caught:
         board.exec("open('/rom/machine.py', 'w')")
     assert caught.value.type_name == "OSError"

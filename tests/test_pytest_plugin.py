@@ -237,7 +237,7 @@ def test_header_names_each_board_and_its_firmware(project):
     result.stdout.fnmatch_lines(
         [
             "belayfw: 2 board port(s), reset between tests: session",
-            "  emulator:pico: *MicroPython*, platform linux",
+            "  emulator:pico: *MicroPython*, platform rp2",
             "  emulator: *MicroPython*, platform linux",
         ]
     )

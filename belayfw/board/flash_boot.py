@@ -6,14 +6,14 @@
 # `machine` shim), as MicroPython ports with ROMFS mount it.
 #
 # The host appends the call with the image path, block size and count, whether
-# to format, and the ROM image path. Both files are opened while the host root is
+# to format, the ROM image path and the platform the board's profile imitates. Both files are opened while the host root is
 # still mounted; the host root is unmounted right after, whatever happens next.
 # If anything fails the board kills itself: with `-i` the unix port would go on
 # to its REPL (SystemExit included), and a board must never run with the host
 # root, or with no file system the host does not know about.
 
 
-def _bfw_boot(image, block_size, blocks, fresh, rom):
+def _bfw_boot(image, block_size, blocks, fresh, rom, platform):
     import vfs
     import os
 
@@ -49,6 +49,25 @@ def _bfw_boot(image, block_size, blocks, fresh, rom):
         vfs.mount(vfs.VfsLfs2(flash), '/')
         vfs.mount(vfs.VfsRom(rom), '/rom')
         os.chdir('/')
+        if platform != 'linux':
+            _bfw_platform(platform)
     except BaseException as e:
         print('belayfw: the board flash %s did not mount (%r); the board stops' % (image, e))
         os.system('kill -9 $PPID')
+
+
+def _bfw_platform(platform):
+    # sys.platform is fixed in the unix port's build ("linux") and its sys module
+    # is read-only; `import sys` looks in sys.modules first, so a stand-in there
+    # makes every later `import sys` see the board's platform. Everything else
+    # it fetches from the real module (sys.stdout, sys.path... are the same objects).
+    import sys
+
+    class Sys:
+        def __getattr__(self, name):
+            return getattr(sys, name)
+
+    stand_in = Sys()
+    stand_in.platform = platform
+    stand_in.__name__ = 'sys'
+    sys.modules['sys'] = stand_in

@@ -17,21 +17,8 @@ def unique_id():
     return (os.getenv('BELAYFW_BOARD_ID') or 'emulator').encode()
 
 
-def freq(hz=None):
-    return 125000000
-
-
-def idle():
-    time.sleep_ms(1)
-
-
-def reset():
-    # A real board reboots; the emulator process exits and the host sees it go.
-    raise SystemExit
-
-
-def reset_cause():
-    return 1
+def __getattr__(name):  # resets, clock, sleep, irq, WDT, RTC: machine_system.py, loaded on first use
+    return getattr(__import__('machine_system'), name)
 
 
 class Pin:

@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from belayfw.decorators import BoardMethod, TaskOptions
-from belayfw.errors import BelayError, CircuitOpen, DeviceDisconnected
+from belayfw.errors import BelayError, BoardReset, CircuitOpen, DeviceDisconnected
 from belayfw.executors.base import BoardCaller, call_arguments, call_command
 from belayfw.recovery import backoff_delay
 from belayfw.streams import BoardStream
@@ -79,6 +79,11 @@ class TaskExecutor:
             try:
                 return self._device.board_call(command, options.timeout)
             except DeviceDisconnected as lost:
+                if isinstance(lost, BoardReset) and lost.recovered:
+                    if attempt >= options.retries:
+                        raise
+                    attempt += 1  # the board is back, on its flash: a reconnect would replace it
+                    continue
                 cause: BelayError = lost
             while True:  # reconnect before the next attempt, or give up with the real cause
                 if attempt >= options.retries:

@@ -39,6 +39,7 @@ from pydantic import BaseModel, ConfigDict
 
 from belayfw.errors import (
     BoardProcessEnded,
+    BoardReset,
     ConfigurationError,
     DeviceDisconnected,
     DeviceNotOpen,
@@ -49,6 +50,7 @@ from belayfw.errors import (
 )
 from belayfw.transports.emulator_flash import FlashImage, rom_image
 from belayfw.transports.emulator_profiles import PROFILES, EmulatorProfile, port_options
+from belayfw.transports.emulator_resets import POWER_ON, reset_by_board
 
 __all__ = ["PROFILES", "AttachedEmulator", "EmulatorBoard", "EmulatorProfile", "EmulatorTransport"]
 
@@ -100,11 +102,13 @@ def find_micropython() -> MicroPythonCommand:
 _PASSED_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR")
 
 
-def _board_environment(board_id: str) -> dict[str, str]:
+def _board_environment(board_id: str, platform: str, reset_cause: str) -> dict[str, str]:
     """The board process's whole environment: a few host basics and its own settings."""
     env = {name: os.environ[name] for name in _PASSED_ENVIRONMENT if name in os.environ}
     # sys.path as on a board with ROMFS; every entry is on the board's own flash.
     env.update(BELAYFW_BOARD_ID=board_id, MICROPYPATH=":/rom:.frozen:/lib")
+    # What board/machine_system.py reports: the port it imitates, why it started.
+    env.update(BELAYFW_PLATFORM=platform, BELAYFW_RESET_CAUSE=reset_cause)
     return env
 
 
@@ -148,6 +152,8 @@ class EmulatorTransport:
         self.description = f"emulator:{self.profile.name}"
         self.sandbox = Path(tempfile.mkdtemp(prefix=f"belayfw-{self.profile.name}-"))
         self._closed = False
+        #: Why the board process starts (machine.reset_cause()); a board reset sets it.
+        self._reset_cause = POWER_ON
         try:
             self.flash = FlashImage(
                 self.sandbox, self.profile.flash_bytes, keep_at=flash, size=flash_size
@@ -156,7 +162,7 @@ class EmulatorTransport:
             shutil.rmtree(self.sandbox, ignore_errors=True)
             raise
         try:
-            (self.sandbox / "rom.img").write_bytes(rom_image())
+            (self.sandbox / "rom.img").write_bytes(rom_image(self.profile.board_modules))
             self._master, self._process, self._watch_w = self._spawn()
         except BaseException:
             self.flash.release()
@@ -211,9 +217,9 @@ class EmulatorTransport:
                 f"heapsize={self.profile.heap_bytes}",
                 "-i",  # the REPL starts after the flash is mounted, never before
                 "-c",
-                self.flash.boot_code(self.sandbox / "rom.img"),
+                self.flash.boot_code(self.sandbox / "rom.img", self.profile.platform),
             ]
-            env = _board_environment(self.board_id)
+            env = _board_environment(self.board_id, self.profile.platform, self._reset_cause)
             boot = Path(__file__).with_name("emulator_boot.py")
             process = subprocess.Popen(
                 [sys.executable, "-I", "-S", str(boot), *boot_arguments],
@@ -382,6 +388,13 @@ class EmulatorTransport:
             code = self._process.wait(timeout=1.0)
         except subprocess.TimeoutExpired:
             return BoardProcessEnded(f"{self.description} board process hung up its terminal")
+        reset = reset_by_board(code)
+        if reset is not None:
+            self._reset_cause = reset.cause or self._reset_cause
+            return BoardReset(
+                f"{self.description} reset itself ({reset.what}): its RAM is gone, its "
+                "flash is kept"
+            )
         if code == -signal.SIGINT and time.monotonic() - self._last_interrupt < 5.0:
             return BoardProcessEnded(
                 f"{self.description} board process exited on belayfw's interrupt, which "

@@ -33,7 +33,7 @@ MIN_FLASH_BYTES = 16 * BLOCK_SIZE
 _MAGIC = b"littlefs"
 _MAGIC_OFFSET = 8
 #: The board modules frozen into the ROM file system mounted at /rom.
-ROM_MODULES = ("machine",)
+ROM_MODULES = ("machine", "machine_system")
 
 _SIZE = re.compile(r"^\s*(\d+)\s*([kKmM]?)[bB]?\s*$")
 
@@ -58,12 +58,13 @@ def parse_size(value: int | str) -> int:
 
 
 @cache
-def rom_image() -> bytes:
-    """The ROM file system (MicroPython's VfsRom format) holding :data:`ROM_MODULES`."""
+def rom_image(profile_modules: tuple[str, ...] = ()) -> bytes:
+    """The ROM file system (MicroPython's VfsRom format): :data:`ROM_MODULES` and a
+    profile's own modules (``rp2`` on the pico profile, ``esp32`` on the esp32 one)."""
     from mpremote.romfs import VfsRomWriter
 
     writer = VfsRomWriter()
-    for name in ROM_MODULES:
+    for name in (*ROM_MODULES, *profile_modules):
         writer.mkfile(f"{name}.py", board_source(name).encode("utf-8"))
     image: bytes = writer.finalise()
     return image
@@ -105,8 +106,9 @@ class FlashImage:
     def blocks(self) -> int:
         return self.size // BLOCK_SIZE
 
-    def boot_code(self, rom_path: Path) -> str:
-        """The ``-c`` program that mounts this image at "/" before the REPL starts.
+    def boot_code(self, rom_path: Path, platform: str = "linux") -> str:
+        """The ``-c`` program that mounts this image at "/" before the REPL starts,
+        and makes ``sys.platform`` say ``platform``.
 
         Asked again at each start (a soft reset is a new process): only an image
         that was never formatted is formatted, so a restart keeps the files.
@@ -115,7 +117,7 @@ class FlashImage:
             _, self.fresh = self._check_existing()
         call = (
             f"_bfw_boot({str(self.path)!r}, {BLOCK_SIZE}, {self.blocks}, "
-            f"{self.fresh!r}, {str(rom_path)!r})\ndel _bfw_boot\n"
+            f"{self.fresh!r}, {str(rom_path)!r}, {platform!r})\ndel _bfw_boot, _bfw_platform\n"
         )
         return board_source("flash_boot") + call
 

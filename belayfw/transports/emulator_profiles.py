@@ -10,7 +10,13 @@ from belayfw.errors import ConfigurationError, did_you_mean
 
 
 class EmulatorProfile(BaseModel):
-    """A kind of board the emulator imitates: its heap and flash sizes."""
+    """A kind of board the emulator imitates: heap and flash sizes, platform, port modules.
+
+    ``platform`` is what ``sys.platform`` says on the board; ``board_modules``
+    are belayfw's stand-ins for the port's own modules (``rp2``, ``esp32``),
+    shipped in the board's ROM file system only on this profile, so importing
+    another port's module fails as it would on the real board.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -18,6 +24,8 @@ class EmulatorProfile(BaseModel):
     heap_bytes: int
     flash_bytes: int
     description: str
+    platform: str = "linux"
+    board_modules: tuple[str, ...] = ()
 
 
 PROFILES: dict[str, EmulatorProfile] = {
@@ -31,12 +39,16 @@ PROFILES: dict[str, EmulatorProfile] = {
             heap_bytes=192 * 1024,
             flash_bytes=1408 * 1024,
             description="RP2040-like, 192 KB heap, 1.4 MB flash",
+            platform="rp2",
+            board_modules=("rp2",),
         ),
         EmulatorProfile(
             name="esp32",
             heap_bytes=110 * 1024,
             flash_bytes=1536 * 1024,
             description="ESP32-like, 110 KB heap, 1.5 MB flash",
+            platform="esp32",
+            board_modules=("esp32",),
         ),
     )
 }
