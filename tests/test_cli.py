@@ -167,7 +167,7 @@ def test_info_table(tmp_path: Path) -> None:
 def test_info_json(tmp_path: Path) -> None:
     result = belayfw(tmp_path, "info", "--json", "-p", "emulator:pico")
     facts = json.loads(result.stdout)
-    assert facts["platform"] == "linux" and facts["features"]["threads"] is True
+    assert facts["platform"] == "rp2" and facts["features"]["threads"] is True
     assert 0 < facts["mem_free"] + facts["mem_alloc"] <= 192 * 1024
     assert facts["performance"]["round_trip_ms"] > 0 and facts["port"] == "emulator:pico"
 
