@@ -25,6 +25,7 @@ from belayfw.errors import (
     SessionLimitExceeded,
     StreamSendError,
     TaskTimeout,
+    ThreadJoinTimeout,
     ThreadNotFinished,
 )
 from belayfw.executors import ThreadHandle, ThreadState
@@ -85,6 +86,7 @@ __all__ = [
     "StreamSendError",
     "TaskTimeout",
     "ThreadHandle",
+    "ThreadJoinTimeout",
     "ThreadNotFinished",
     "ThreadState",
     "current_session",

@@ -117,7 +117,7 @@ class Device(metaclass=DeviceMeta):
             use_cache=options.cache_capabilities,
             on_change=lambda capabilities: self.manager.capabilities_changed(self, capabilities),
         )
-        self._frames = BoardFrames(self._output, self._program.thread_failed)
+        self._frames = BoardFrames(self._output, self._program)
         if open:
             self.open()
 

@@ -223,6 +223,12 @@ class StreamSendError(BelayError, TypeError):
     )
 
 
+class ThreadJoinTimeout(BelayError, TimeoutError):
+    """A board thread still runs after the time given to ``join``-like waits."""
+
+    suggestion = "wait longer, or stop the thread with handle.stop()"
+
+
 class ThreadNotFinished(BelayError):
     """A board thread has no result: it was stopped, or lost with its board, or runs on."""
 

@@ -1,24 +1,34 @@
-"""Board output that is not a result: what board threads print, and how they fail.
+"""Board output that is not a result: what board threads print, emit, return, raise.
 
 The board sends these frames between results. :class:`BoardFrames` turns them
 into host events: printed text goes to the device's output sink with each line
-prefixed by the thread's name (``[blink] tick``), and a thread's unhandled
-exception goes to whoever tracks threads.
+prefixed by the thread's name (``[blink] tick``); a thread's emitted values,
+return value and unhandled exception go to whoever tracks threads.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from typing import Any, Protocol
 
 from belayfw import codec
-from belayfw.errors import ProtocolError
+from belayfw.errors import BelayError, ProtocolError
 from belayfw.response import OutputSink
 
 log = logging.getLogger(__name__)
 
-#: Called with (thread id, exception type name, message, board traceback).
-ThreadFailureSink = Callable[[int, str, str, str], None]
+
+class ThreadReports(Protocol):
+    """Who tracks board threads: told of their failures, events and return values."""
+
+    def thread_failed(self, thread_id: int, type_name: str, message: str, traceback: str) -> None:
+        """A thread raised (exception type name, message, board traceback)."""
+
+    def thread_emitted(self, thread_id: int, value: Any) -> None:
+        """A thread called ``emit(value)``."""
+
+    def thread_returned(self, thread_id: int, value: Any) -> None:
+        """A thread's function returned ``value``."""
 
 
 class LinePrefixer:
@@ -42,11 +52,11 @@ class LinePrefixer:
 
 
 class BoardFrames:
-    """The link's frame sink: ``o`` is thread output, ``x`` a thread failure."""
+    """The link's frame sink: thread output (o), failures (x), events (v), returns (f)."""
 
-    def __init__(self, output: OutputSink, on_thread_failure: ThreadFailureSink) -> None:
+    def __init__(self, output: OutputSink, threads: ThreadReports) -> None:
         self._output = output
-        self._on_thread_failure = on_thread_failure
+        self._threads = threads
         self._prefixed = LinePrefixer()
 
     def __call__(self, tag: str, payload: bytes) -> None:
@@ -63,6 +73,34 @@ class BoardFrames:
             except ProtocolError as exc:
                 log.warning("belayfw: ignoring a malformed thread failure report: %s", exc)
                 return
-            self._on_thread_failure(thread_id, str(type_name), str(message), str(traceback))
+            self._threads.thread_failed(thread_id, str(type_name), str(message), str(traceback))
+        elif tag == "v" or tag == "f":
+            self._thread_value(tag, payload)
         else:
             log.debug("unknown board frame %r", tag)
+
+    def _thread_value(self, tag: str, payload: bytes) -> None:
+        """``(thread id, value)``: an emitted value (``v``) or a return value (``f``)."""
+        head, _, rest = payload.partition(b", ")
+        try:
+            thread_id = int(head[1:])
+        except ValueError:
+            log.warning("belayfw: ignoring a malformed thread report %r", payload[:80])
+            return
+        try:
+            value: Any = codec.decode_repr(rest[:-1].decode("utf-8", "replace"))
+        except BelayError as exc:
+            what = "emitted" if tag == "v" else "returned"
+            log.warning(
+                "belayfw: board thread #%d %s a value that is not a literal: %s",
+                thread_id,
+                what,
+                exc,
+            )
+            if tag == "v":
+                return
+            value = None
+        if tag == "v":
+            self._threads.thread_emitted(thread_id, value)
+        else:
+            self._threads.thread_returned(thread_id, value)

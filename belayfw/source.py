@@ -179,7 +179,7 @@ def _parameters(function: Callable[..., Any]) -> str:
 
 
 def _thread_edits(function: ast.FunctionDef) -> list[_Edit]:
-    """Stop checks in the body's loops, named prints.
+    """Stop checks in the body's loops, named prints, ``emit`` (events to the host).
 
     Any sleep is stoppable without an edit: the board's ``time`` module sleeps
     in stoppable slices inside a belayfw thread (board/runtime.py). The body's
@@ -200,9 +200,13 @@ def _thread_edits(function: ast.FunctionDef) -> list[_Edit]:
             replacement = _sleep_replacement(node.func)
             if replacement is not None:
                 edits.append(_Edit(_start(node.func), _end(node.func), replacement))
-            elif isinstance(node.func, ast.Name) and node.func.id == "print":
-                edits.append(_Edit(_start(node.func), _end(node.func), "_bfw_p"))
+            elif isinstance(node.func, ast.Name) and node.func.id in _THREAD_CALLS:
+                edits.append(_Edit(_start(node.func), _end(node.func), _THREAD_CALLS[node.func.id]))
     return edits
+
+
+#: Calls a @thread body makes that go to the host in frames: named prints, events.
+_THREAD_CALLS = {"print": "_bfw_p", "emit": "_bfw_e"}
 
 
 def _sleep_replacement(func: ast.expr) -> str | None:

@@ -177,7 +177,18 @@ def test_malformed_frames_are_protocol_errors() -> None:
 
 def test_malformed_thread_failure_frame_is_logged_not_raised(caplog) -> None:
     failures: list[tuple[object, ...]] = []
-    frames = BoardFrames(lambda text: None, lambda *args: failures.append(args))
+
+    class Threads:
+        def thread_failed(self, *args: object) -> None:
+            failures.append(args)
+
+        def thread_emitted(self, thread_id: int, value: object) -> None:
+            pass
+
+        def thread_returned(self, thread_id: int, value: object) -> None:
+            pass
+
+    frames = BoardFrames(lambda text: None, Threads())
     frames("x", b"(1, 2)")
     frames("x", b"('id', 'E', 'm', 't')")
     frames("x", b"(7, 'ValueError', 'boom', '')")

@@ -108,6 +108,14 @@ class BoardProgram:
         """The board reported a thread's unhandled exception."""
         self.threads.on_failure(thread_id, self.board_error(type_name, message, traceback))
 
+    def thread_emitted(self, thread_id: int, value: Any) -> None:
+        """A board thread called ``emit(value)``."""
+        self.threads.on_event(thread_id, value)
+
+    def thread_returned(self, thread_id: int, value: Any) -> None:
+        """A board thread's function returned ``value``."""
+        self.threads.on_return(thread_id, value)
+
     # -- what ending sessions ask for ---------------------------------------------------
 
     def stop_threads(self, session: DeviceSession, *, usable: bool) -> list[Exception]:

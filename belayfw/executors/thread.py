@@ -6,12 +6,20 @@ import enum
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from belayfw import codec
 from belayfw.decorators import BoardMethod, ThreadOptions
-from belayfw.errors import DeviceError, FeatureUnavailable, SessionLimitExceeded
+from belayfw.errors import (
+    BelayError,
+    DeviceError,
+    FeatureUnavailable,
+    SessionLimitExceeded,
+    ThreadJoinTimeout,
+    ThreadNotFinished,
+)
+from belayfw.events import EventCallback, ThreadEvents
 from belayfw.executors.base import INTERNAL_TIMEOUT, BoardCaller, call_arguments, call_command
 
 if TYPE_CHECKING:
@@ -36,6 +44,9 @@ class ThreadState(enum.StrEnum):
 
 
 RUNNING = ThreadState.RUNNING
+
+#: Applies one board report (a failure, an event, a return) to its handle, if known.
+_Report = Callable[["ThreadHandle | None"], object]
 
 
 def _state(value: str) -> ThreadState:
@@ -71,6 +82,9 @@ class ThreadHandle:
         self.error: DeviceError | None = None
         self._last_state: ThreadState = RUNNING
         self._ended = threading.Event()
+        self._result: Any = None
+        #: The values the thread emitted (``emit(value)`` on the board), in order.
+        self.events = ThreadEvents(name)
 
     @property
     def state(self) -> ThreadState:
@@ -101,12 +115,54 @@ class ThreadHandle:
         self._ended.wait(timeout)
         return self.error
 
+    def on_event(self, callback: EventCallback) -> None:
+        """Call ``callback(value)`` for each value the thread emits from now on.
+
+        It runs in the link's reader thread: it must return soon and must not
+        call the device. Values go to callbacks instead of ``events``.
+        """
+        self.events.subscribe(callback)
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until the thread has ended; True if it has (no round trip per poll).
+
+        The board reports a return or a failure by itself; a stop or a lost
+        board is recorded when belayfw learns of it.
+        """
+        return self._ended.wait(timeout)
+
+    def result(self, timeout: float | None = None) -> Any:
+        """The thread function's return value, once it has returned.
+
+        Raises the board exception (a ``DeviceError``) if it failed,
+        ``ThreadNotFinished`` if it was stopped or lost, and ``ThreadJoinTimeout``
+        if it is still running after ``timeout`` seconds.
+        """
+        error = self.exception(timeout)
+        if error is not None:
+            raise error
+        return self._result
+
+    def exception(self, timeout: float | None = None) -> BelayError | None:
+        """What ended the thread instead of a return: None once it has returned."""
+        if not self.join(timeout):
+            raise ThreadJoinTimeout(
+                f"board thread {self.name!r} (id {self.id}) still runs after {timeout:g} s"
+            )
+        state = self._last_state
+        if state is ThreadState.FINISHED:
+            return None
+        if state is ThreadState.FAILED and self.error is not None:
+            return self.error
+        return ThreadNotFinished(f"board thread {self.name!r} (id {self.id}) was {state.value}")
+
     def _record(self, state: ThreadState, error: DeviceError | None = None) -> None:
         self._last_state = state
         if error is not None:
             self.error = error
         if state != RUNNING:
             self._ended.set()
+            self.events._end()
 
     def __repr__(self) -> str:
         return f"<ThreadHandle {self.name!r} id={self.id} {self._last_state.value}>"
@@ -118,12 +174,14 @@ class ThreadExecutor:
     def __init__(self, device: BoardCaller) -> None:
         self._device = device
         self._handles: dict[int, ThreadHandle] = {}
-        self._lock = threading.Lock()
+        # Reentrant: early reports are applied under it, and an event callback
+        # may look at the handles.
+        self._lock = threading.RLock()
         # A thread can fail before the board has even sent the reply that names it
         # (it runs at once; the board's main thread may be descheduled meanwhile):
         # failures reported while a start is under way wait here for their handle.
         self._starting = False
-        self._early_failures: dict[int, DeviceError] = {}
+        self._early: list[tuple[int, _Report]] = []
 
     @property
     def handles(self) -> list[ThreadHandle]:
@@ -149,8 +207,7 @@ class ThreadExecutor:
                 handle = ThreadHandle(self, thread_id, name, method, session, arguments)
                 self._track(handle)
             finally:
-                self._starting = False
-                self._report_early_failures()
+                self._apply_early_reports()
         return handle
 
     def _check_thread_limit(self, method: BoardMethod, session: DeviceSession) -> None:
@@ -172,8 +229,9 @@ class ThreadExecutor:
             )
 
     def _start(self, method: BoardMethod, name: str, arguments: str) -> int:
+        # Through _bfw_tr (board/streams.py), which reports the function's return value.
         command = call_command(
-            "_bfw_ts", codec.encode(name), method.board_name, arguments=arguments
+            "_bfw_ts", codec.encode(name), "_bfw_tr", method.board_name, arguments=arguments
         )
         try:
             thread_id: int = self._device.board_call(command)
@@ -224,6 +282,7 @@ class ThreadExecutor:
             handle.started_at = time.time()
             handle._record(RUNNING)
             handle._ended.clear()
+            handle.events._end(False)
             self._track(handle)
             restarted.append(handle)
         return restarted
@@ -277,24 +336,52 @@ class ThreadExecutor:
 
     def on_failure(self, thread_id: int, error: DeviceError) -> None:
         """The board reported a thread's unhandled exception."""
+        self._report(thread_id, lambda handle: self._failed(thread_id, handle, error))
+
+    def on_event(self, thread_id: int, value: Any) -> None:
+        """A board thread emitted ``value``."""
+
+        def put(handle: ThreadHandle | None) -> None:
+            if handle is not None:
+                handle.events._put(value)
+
+        self._report(thread_id, put)
+
+    def on_return(self, thread_id: int, value: Any) -> None:
+        """A board thread's function returned ``value``."""
+
+        def returned(handle: ThreadHandle | None) -> None:
+            if handle is not None:
+                handle._result = value
+                handle._record(ThreadState.FINISHED)
+                self._untrack(handle)
+
+        self._report(thread_id, returned)
+
+    def _report(self, thread_id: int, apply: _Report) -> None:
+        """Apply a board report to its handle, in the order the board sent them.
+
+        A thread can report before the board has even sent the reply that names
+        it (it runs at once; the board's main thread may be descheduled
+        meanwhile): reports that come while a start is under way wait, in order,
+        until its handle exists.
+        """
         with self._lock:
-            handle = self._handles.get(thread_id)
-            if handle is None and self._starting:
-                self._early_failures[thread_id] = error  # its handle is about to exist
+            if self._starting:
+                self._early.append((thread_id, apply))
                 return
-        self._report_failure(thread_id, handle, error)
+            handle = self._handles.get(thread_id)
+        apply(handle)
 
-    def _report_early_failures(self) -> None:
-        """Apply failures that arrived before the start reply named their thread."""
+    def _apply_early_reports(self) -> None:
+        """Apply the reports that came while a thread was starting (in order)."""
         with self._lock:
-            early, self._early_failures = self._early_failures, {}
-            found = [(thread_id, self._handles.get(thread_id), e) for thread_id, e in early.items()]
-        for thread_id, handle, error in found:
-            self._report_failure(thread_id, handle, error)
+            self._starting = False
+            early, self._early = self._early, []
+            for thread_id, apply in early:
+                apply(self._handles.get(thread_id))
 
-    def _report_failure(
-        self, thread_id: int, handle: ThreadHandle | None, error: DeviceError
-    ) -> None:
+    def _failed(self, thread_id: int, handle: ThreadHandle | None, error: DeviceError) -> None:
         name = handle.name if handle else f"#{thread_id}"
         log.error("board thread %s failed: %s", name, error)
         if handle is not None:
