@@ -92,7 +92,8 @@ class ThreadEvents:
 
     # -- from the link's reader -------------------------------------------------------
 
-    def _put(self, value: Any) -> None:
+    def deliver(self, value: Any) -> None:
+        """Queue or hand over one value (the link's reader calls this)."""
         with self._changed:
             callbacks = list(self._callbacks)
             if not callbacks:
@@ -115,7 +116,8 @@ class ThreadEvents:
             except Exception:
                 log.exception("belayfw: an event callback of thread %s failed", self.name)
 
-    def _end(self, ended: bool = True) -> None:
+    def mark_ended(self, ended: bool = True) -> None:
+        """The thread has ended (or, False: runs again after a restart)."""
         with self._changed:
             self._ended = ended
             self._changed.notify_all()

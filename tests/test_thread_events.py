@@ -133,8 +133,8 @@ def test_a_value_that_is_not_a_literal_is_skipped_with_a_warning(sensor: Sensor,
 def test_a_full_queue_drops_the_oldest_and_counts_them() -> None:
     events = ThreadEvents("t", maxsize=3)
     for value in range(5):
-        events._put(value)
-    events._end()
+        events.deliver(value)
+    events.mark_ended()
     assert list(events) == [2, 3, 4]
     assert events.dropped == 2
 

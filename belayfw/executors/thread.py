@@ -162,7 +162,7 @@ class ThreadHandle:
             self.error = error
         if state != RUNNING:
             self._ended.set()
-            self.events._end()
+            self.events.mark_ended()
 
     def __repr__(self) -> str:
         return f"<ThreadHandle {self.name!r} id={self.id} {self._last_state.value}>"
@@ -282,7 +282,7 @@ class ThreadExecutor:
             handle.started_at = time.time()
             handle._record(RUNNING)
             handle._ended.clear()
-            handle.events._end(False)
+            handle.events.mark_ended(False)
             self._track(handle)
             restarted.append(handle)
         return restarted
@@ -343,7 +343,7 @@ class ThreadExecutor:
 
         def put(handle: ThreadHandle | None) -> None:
             if handle is not None:
-                handle.events._put(value)
+                handle.events.deliver(value)
 
         self._report(thread_id, put)
 
