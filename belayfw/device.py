@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from functools import cached_property
 from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from belayfw import reset, scripts
 from belayfw.board_class import DeviceMeta
@@ -43,6 +43,9 @@ from belayfw.session.session import DeviceSession
 from belayfw.source import BoardSource
 from belayfw.transports.base import Transport
 from belayfw.validation import check_callable, check_instance, check_timeout
+
+if TYPE_CHECKING:
+    from belayfw.hardware import VirtualHardware
 
 log = logging.getLogger(__name__)
 
@@ -258,6 +261,13 @@ class Device(metaclass=DeviceMeta):
         return self.fs.sync(
             local_dir, remote, delete=delete, ignore=ignore, dry_run=dry_run, progress=progress
         )
+
+    @property
+    def hardware(self) -> VirtualHardware:
+        """An emulator board's pins, buses and peripherals (see :mod:`belayfw.hardware`)."""
+        from belayfw.hardware import hardware_of  # loaded only by tests that wire hardware
+
+        return hardware_of(self._link.transport)
 
     @property
     def link_stats(self) -> LinkStats:

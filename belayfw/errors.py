@@ -289,6 +289,22 @@ class FlashImageError(BelayError, OSError):
     """An emulator board's flash image cannot be used (not LittleFS2, wrong size, in use)."""
 
 
+class VirtualHardwareError(BelayError):
+    """The virtual hardware of an emulator board cannot do what a test asked."""
+
+
+class NotAnEmulator(VirtualHardwareError, FeatureUnavailable):
+    """Virtual hardware was asked of a board that is real: only emulator boards have it."""
+
+    suggestion = "open the device on an emulator port (emulator, emulator:pico, emulator:esp32)"
+
+
+class BoardHandlerError(VirtualHardwareError):
+    """Board code that a virtual-hardware change ran (a ``Pin.irq`` handler) raised."""
+
+    suggestion = "the board traceback is above; fix the handler on the board"
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` for the choice closest to a misspelt ``word``, else ``""``."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)

@@ -23,6 +23,7 @@ import os
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -102,13 +103,17 @@ def find_micropython() -> MicroPythonCommand:
 _PASSED_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR")
 
 
-def _board_environment(board_id: str, platform: str, reset_cause: str) -> dict[str, str]:
+def _board_environment(
+    board_id: str, platform: str, reset_cause: str, hardware_fd: int
+) -> dict[str, str]:
     """The board process's whole environment: a few host basics and its own settings."""
     env = {name: os.environ[name] for name in _PASSED_ENVIRONMENT if name in os.environ}
     # sys.path as on a board with ROMFS; every entry is on the board's own flash.
     env.update(BELAYFW_BOARD_ID=board_id, MICROPYPATH=":/rom:.frozen:/lib")
     # What board/machine_system.py reports: the port it imitates, why it started.
     env.update(BELAYFW_PLATFORM=platform, BELAYFW_RESET_CAUSE=reset_cause)
+    # The virtual-hardware side channel (board/_belayfw_state.py, belayfw.hardware).
+    env.update(BELAYFW_HW_FD=str(hardware_fd))
     return env
 
 
@@ -163,7 +168,7 @@ class EmulatorTransport:
             raise
         try:
             (self.sandbox / "rom.img").write_bytes(rom_image(self.profile.board_modules))
-            self._master, self._process, self._watch_w = self._spawn()
+            self._master, self._process, self._watch_w, self.hardware_socket = self._spawn()
         except BaseException:
             self.flash.release()
             shutil.rmtree(self.sandbox, ignore_errors=True)
@@ -176,6 +181,9 @@ class EmulatorTransport:
         self._writable = select.poll()
         self._writable.register(self._master, select.POLLOUT)
         self._last_interrupt = -1e9
+        #: Called (no arguments) after :meth:`restart` replaced the board process,
+        #: and with it :attr:`hardware_socket` (see :mod:`belayfw.hardware`).
+        self.restart_listeners: list[Callable[[], None]] = []
         self._finalizer = self._arm_finalizer()
         _live_transports.add(self)
         log.debug("started %s (pid %d) in %s", self.description, self.pid, self.sandbox)
@@ -201,9 +209,12 @@ class EmulatorTransport:
     def pid(self) -> int:
         return self._process.pid
 
-    def _spawn(self) -> tuple[int, subprocess.Popen[bytes], int]:
+    def _spawn(self) -> tuple[int, subprocess.Popen[bytes], int, socket.socket]:
         master, slave = os.openpty()
         watch_r, watch_w = os.pipe()
+        # The virtual-hardware side channel: never the REPL stream, so hardware
+        # traffic cannot disturb or slow a call. Unused, it costs nothing.
+        hardware, board_end = socket.socketpair()
         try:
             _configure_board_tty(slave)
             boot_arguments = [
@@ -214,12 +225,16 @@ class EmulatorTransport:
                 "--",
                 "micropython",
                 "-X",
-                f"heapsize={self.profile.heap_bytes}",
+                # A board's ROM file system is flash, not RAM; the unix port reads
+                # /rom into its heap, so the heap grows by as much.
+                f"heapsize={self.profile.heap_bytes + len(rom_image(self.profile.board_modules))}",
                 "-i",  # the REPL starts after the flash is mounted, never before
                 "-c",
                 self.flash.boot_code(self.sandbox / "rom.img", self.profile.platform),
             ]
-            env = _board_environment(self.board_id, self.profile.platform, self._reset_cause)
+            env = _board_environment(
+                self.board_id, self.profile.platform, self._reset_cause, board_end.fileno()
+            )
             boot = Path(__file__).with_name("emulator_boot.py")
             process = subprocess.Popen(
                 [sys.executable, "-I", "-S", str(boot), *boot_arguments],
@@ -228,18 +243,20 @@ class EmulatorTransport:
                 stderr=slave,
                 cwd=self.sandbox,
                 env=env,
-                pass_fds=(watch_r,),
+                pass_fds=(watch_r, board_end.fileno()),
                 start_new_session=True,
             )
         except BaseException:
             os.close(master)
             os.close(watch_w)
+            hardware.close()
             raise
         finally:
             os.close(slave)
             os.close(watch_r)
+            board_end.close()
         os.set_blocking(master, False)
-        return master, process, watch_w
+        return master, process, watch_w, hardware
 
     def _arm_finalizer(self) -> weakref.finalize[Any, Any]:
         """Release the process, pty, watcher pipe, sandbox and flash even if never closed."""
@@ -251,6 +268,7 @@ class EmulatorTransport:
             self._watch_w,
             str(self.sandbox),
             self.flash.release,
+            self.hardware_socket,
         )
 
     # -- Transport -------------------------------------------------------------------
@@ -323,14 +341,14 @@ class EmulatorTransport:
         if self._closed:
             raise DeviceNotOpen(f"{self.description} is closed")
         self._finalizer.detach()
-        old_process, old_watch = self._process, self._watch_w
+        old_process, old_watch, old_hardware = self._process, self._watch_w, self.hardware_socket
         with contextlib.suppress(OSError):
             os.write(old_watch, b"k")  # its watcher must not remove the sandbox
         if old_process.poll() is None:
             old_process.kill()
         old_process.wait()
         try:
-            master, self._process, self._watch_w = self._spawn()
+            master, self._process, self._watch_w, self.hardware_socket = self._spawn()
         except BaseException:
             self._finalizer = weakref.finalize(
                 self,
@@ -340,14 +358,18 @@ class EmulatorTransport:
                 old_watch,
                 str(self.sandbox),
                 self.flash.release,
+                old_hardware,
             )
             raise
         with contextlib.suppress(OSError):
             os.close(old_watch)
+        _close_socket(old_hardware)
         os.dup2(master, self._master)
         os.close(master)
         self._finalizer = self._arm_finalizer()
         log.debug("restarted %s (pid %d)", self.description, self.pid)
+        for listener in list(self.restart_listeners):
+            listener()
 
     def fileno(self) -> int | None:
         return None if self._closed else self._master
@@ -378,6 +400,7 @@ class EmulatorTransport:
         for fd in (self._master, self._watch_w, self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
                 os.close(fd)
+        self.hardware_socket.close()  # no shutdown: the board end is the parent's
 
     def _gone(self, exc: OSError | None) -> DeviceDisconnected:
         if self._closed:
@@ -519,8 +542,10 @@ def _release(
     watch_w: int,
     sandbox: str,
     release_flash: Callable[[], None],
+    hardware: socket.socket,
 ) -> None:
     """Stop the board and remove every trace of it (also runs at interpreter exit)."""
+    _close_socket(hardware)
     if process.poll() is None:
         process.kill()
     try:
@@ -532,3 +557,10 @@ def _release(
             os.close(fd)
     release_flash()
     shutil.rmtree(sandbox, ignore_errors=True)
+
+
+def _close_socket(sock: socket.socket) -> None:
+    """Close the host end of a side channel, waking a thread blocked reading it."""
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()

@@ -33,6 +33,10 @@ def _watch(board_pid: int, watch_fd: int, sandbox: str) -> None:
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):  # let the pty hang up when the board exits
         os.dup2(devnull, fd)
+    try:  # noqa: SIM105 - and the side channel end, so the host sees the board go
+        os.close(int(os.environ["BELAYFW_HW_FD"]))
+    except (KeyError, ValueError, OSError):
+        pass
     keep_sandbox = False  # the host wrote b"k": it restarts the board on the same sandbox
     try:
         while True:

@@ -33,7 +33,14 @@ MIN_FLASH_BYTES = 16 * BLOCK_SIZE
 _MAGIC = b"littlefs"
 _MAGIC_OFFSET = 8
 #: The board modules frozen into the ROM file system mounted at /rom.
-ROM_MODULES = ("machine", "machine_system")
+ROM_MODULES = (
+    "machine",
+    "machine_system",
+    "_belayfw_state",
+    "_belayfw_hw",
+    "_belayfw_buses",
+    "neopixel",
+)
 
 _SIZE = re.compile(r"^\s*(\d+)\s*([kKmM]?)[bB]?\s*$")
 

@@ -1,0 +1,105 @@
+# The emulator board's hardware state, shared by `machine`, `neopixel`, the
+# buses (_belayfw_buses) and the side channel service (_belayfw_hw): pin levels,
+# IRQ handlers, ADC readings, PWM settings, pixels. The unix port has no GIL,
+# so changes happen under `lock`.
+# Importing `machine` (every connection does) starts one thread that waits,
+# blocked in poll, for the host's first message on the side channel; only then
+# is the service (_belayfw_hw) loaded, and that thread becomes its reader. A
+# host that never uses virtual hardware costs the board one idle thread.
+import os
+import time
+import _thread
+
+lock = _thread.allocate_lock()
+outputs = {}  # pin id -> the level the board drives (its output latch)
+modes = {}  # pin id -> mode: 0 input, 1 output, 2 open drain
+pulls = {}  # pin id -> pull: 1 up, 2 down
+inputs = {}  # pin id -> the level driven from outside (the host); absent: floating
+irqs = {}  # pin id -> (handler, on_rising, on_falling, Pin)
+adc = {}  # ADC key -> reading (u16), or None: ask the host at each read
+pwm = {}  # pin id -> [freq, duty_u16]
+pixels = {}  # neopixel pin id -> [bytes per pixel, hex of the last write()]
+hw = None  # the side channel service (_belayfw_hw), once loaded
+ready = False  # the service has applied everything the host sent before it loaded
+chan = None  # the side channel, a socket inherited as a file descriptor
+_poller = None
+_wire_lock = _thread.allocate_lock()
+_wiring = None  # the thread loading the service right now
+
+
+def wire():
+    # Load the service; it applies what the host sent so far before we return.
+    global hw, ready, _wiring
+    if ready or chan is None or _wiring == _thread.get_ident():
+        return hw
+    with _wire_lock:
+        if not ready:
+            _wiring = _thread.get_ident()
+            try:
+                import _belayfw_hw
+                hw = _belayfw_hw
+                hw.drain()
+                ready = True
+            finally:
+                _wiring = None
+    return hw
+
+
+def sync():
+    # Before board code reads or sets hardware: did the host send something?
+    if not ready and _poller is not None and _poller.poll(0):
+        wire()
+
+
+def _wait_for_host():
+    import select
+    waiter = select.poll()
+    waiter.register(chan.fileno(), select.POLLIN)
+    while not waiter.poll(-1):
+        pass
+    wire().serve()
+
+
+def _open():
+    global chan, _poller
+    fd = os.getenv('BELAYFW_HW_FD')
+    if not fd:
+        return
+    import select
+    chan = open(int(fd), 'r+b')
+    _poller = select.poll()
+    _poller.register(chan.fileno(), select.POLLIN)
+    chan.write(b'\x00\x00\x00\x06["up"]')  # the host may now wait for answers
+    _thread.start_new_thread(_wait_for_host, ())
+
+
+_open()
+
+
+def event(msg):
+    # Tell a watching host what the board did.
+    sync()
+    if hw is not None and hw.watched:
+        hw.event(msg)
+
+
+def level(pid):
+    if modes.get(pid, 0) == 1:
+        return outputs.get(pid, 0)
+    if pid in inputs:
+        return inputs[pid]
+    if modes.get(pid) == 2 and outputs.get(pid, 0) == 0:
+        return 0  # open drain, pulling low
+    return 1 if pulls.get(pid) == 1 else 0
+
+
+def changed(pid, before, by_board):
+    # After a change that may have moved the pin's level: report it, fire its IRQ.
+    after = level(pid)
+    if after == before:
+        return
+    if by_board:
+        event(['pin', pid, after, time.time_ns()])
+    irq = irqs.get(pid)
+    if irq is not None and irq[1 if after else 2]:
+        irq[0](irq[3])

@@ -1,0 +1,141 @@
+"""Virtual hardware buses: I2C and SPI device models in host Python, UART streams, neopixels."""
+
+from __future__ import annotations
+
+import pytest
+
+from belayfw import Device
+from belayfw.errors import DeviceError, VirtualHardwareError
+from belayfw.hardware import I2CDevice, RegisterDevice, SPIDevice
+
+
+class Counter(RegisterDevice):
+    """Register 0x10 counts the reads of it: models can react to each transfer."""
+
+    def on_read(self, register: int, nbytes: int) -> None:
+        if register == 0x10:
+            self.set(0x10, (self.get(0x10)[0] + 1) % 256)
+
+
+def test_i2c_scan_and_register_reads_and_writes(board: Device) -> None:
+    hw = board.hardware
+    sensor = hw.i2c(0).attach(0x48, RegisterDevice(registers={0x00: 0x19, 0x01: 0x40}))
+    assert isinstance(sensor, RegisterDevice)
+    board.exec("from machine import I2C, Pin\ni2c = I2C(0, scl=Pin(1), sda=Pin(0))")
+    assert board.eval("i2c.scan()") == [0x48]
+    assert board.eval("i2c.readfrom_mem(0x48, 0x00, 2)") == b"\x19\x40"
+    board.exec("i2c.writeto_mem(0x48, 0x02, b'\\x05\\x06')")
+    assert sensor.get(0x02, 2) == b"\x05\x06"
+    board.exec("i2c.writeto(0x48, b'\\x01')")  # set the pointer, then a plain read
+    assert board.eval("i2c.readfrom(0x48, 1)") == b"\x40"
+    sensor.set(0x00, 0x22)
+    assert board.eval("bytes(i2c.readfrom_mem(0x48, 0, 1))") == b"\x22"
+    board.exec("b = bytearray(2)\ni2c.readfrom_mem_into(0x48, 0, b)")
+    assert board.eval("bytes(b)") == b"\x22\x40"
+
+
+def test_i2c_models_see_each_transfer(board: Device) -> None:
+    counter = board.hardware.i2c(1).attach(0x20, Counter())
+    board.exec("from machine import SoftI2C, I2C\ni2c = I2C(1)")
+    assert board.eval("[i2c.readfrom_mem(0x20, 0x10, 1)[0] for _ in range(3)]") == [1, 2, 3]
+    assert counter.get(0x10) == b"\x03"
+
+
+def test_a_missing_device_fails_as_on_a_board(board: Device) -> None:
+    hw = board.hardware
+    hw.i2c(0).attach(0x3C, I2CDevice())
+    board.exec("from machine import I2C\ni2c = I2C(0)")
+    with pytest.raises(DeviceError) as caught:
+        board.exec("i2c.readfrom(0x50, 1)")
+    assert caught.value.type_name == "OSError"
+    hw.i2c(0).detach(0x3C)
+    assert board.eval("i2c.scan()") == []
+
+
+def test_a_model_error_reaches_the_board_as_oserror(board: Device) -> None:
+    class Nacks(I2CDevice):
+        def write(self, data: bytes) -> None:
+            raise OSError(5, "NACK")
+
+    board.hardware.i2c(0).attach(0x40, Nacks())
+    board.exec("from machine import I2C\ni2c = I2C(0)")
+    with pytest.raises(DeviceError, match="NACK") as caught:
+        board.exec("i2c.writeto(0x40, b'x')")
+    assert caught.value.type_name == "OSError"
+    assert board.eval("1") == 1
+
+
+def test_soft_i2c_is_its_own_bus(board: Device) -> None:
+    board.hardware.i2c("soft").attach(0x68, RegisterDevice(registers={0x75: 0x68}))
+    board.exec("from machine import SoftI2C, Pin\ni2c = SoftI2C(scl=Pin(5), sda=Pin(4))")
+    assert board.eval("i2c.readfrom_mem(0x68, 0x75, 1)") == b"\x68"
+
+
+class Loopback(SPIDevice):
+    def __init__(self) -> None:
+        self.seen: list[bytes] = []
+        self.selected = 0
+
+    def transfer(self, data: bytes) -> bytes:
+        self.seen.append(data)
+        return bytes(b ^ 0xFF for b in data)
+
+    def select(self) -> None:
+        self.selected += 1
+
+
+def test_spi_transfers_reach_the_model_while_selected(board: Device) -> None:
+    flash = board.hardware.spi(0).attach(Loopback(), cs=17)
+    assert isinstance(flash, Loopback)
+    board.exec(
+        "from machine import SPI, Pin\n"
+        "spi = SPI(0, baudrate=1_000_000)\n"
+        "cs = Pin(17, Pin.OUT, value=1)\n"
+        "buf = bytearray(2)\n"
+    )
+    assert board.eval("spi.read(2)") == b"\xff\xff"  # deselected: nobody answers
+    board.exec("cs(0)\nspi.write_readinto(b'\\x0f\\xf0', buf)\ncs(1)")
+    assert board.eval("bytes(buf)") == b"\xf0\x0f"
+    assert flash.seen == [b"\x0f\xf0"]
+    assert flash.selected == 1
+
+
+def test_uart_is_a_byte_stream_both_ways(board: Device) -> None:
+    uart = board.hardware.uart(1)
+    board.exec("from machine import UART\nu = UART(1, 9600, timeout=0)")
+    assert board.eval("(u.any(), u.read())") == (0, None)
+    uart.write(b"AT\r\n")
+    assert board.eval("u.any()") == 4
+    assert board.eval("u.readline()") == b"AT\r\n"
+    board.exec("u.write(b'OK\\r\\n')\nu.write(b'partial')")
+    assert uart.readline() == b"OK\r\n"
+    assert uart.read() == b"partial"
+    assert uart.read() == b""
+    with pytest.raises(VirtualHardwareError, match="waited"):
+        uart.read_until(b"never", timeout=0.05)
+
+
+def test_uart_reads_wait_for_board_output(board: Device) -> None:
+    uart = board.hardware.uart(0)
+    board.exec(
+        "from machine import UART, Timer\n"
+        "u = UART(0)\n"
+        "t = Timer(period=20, mode=Timer.ONE_SHOT, callback=lambda t: u.write(b'late\\n'))"
+    )
+    assert uart.readline() == b"late\n"
+
+
+def test_neopixels_are_observed_at_write(board: Device) -> None:
+    strip = board.hardware.neopixel(16)
+    board.exec(
+        "import neopixel\nfrom machine import Pin\n"
+        "np = neopixel.NeoPixel(Pin(16), 3)\n"
+        "np[0] = (255, 0, 0)\nnp[2] = (0, 0, 9)\n"
+    )
+    assert strip.pixels == [] and strip.writes == 0  # nothing lit before write()
+    board.exec("np.write()")
+    assert strip.pixels == [(255, 0, 0), (0, 0, 0), (0, 0, 9)]
+    board.exec("np.fill((1, 2, 3))\nnp.write()")
+    assert strip.pixels == [(1, 2, 3)] * 3
+    assert strip.writes == 2
+    assert board.eval("np[1]") == (1, 2, 3)

@@ -1,0 +1,188 @@
+"""Virtual hardware on emulator boards: pins, IRQs, ADC, PWM, temperature, Timer, side channel."""
+
+from __future__ import annotations
+
+import pytest
+
+from belayfw import Device, EmulatorBoard
+from belayfw.errors import BoardHandlerError, ConfigurationError, NotAnEmulator
+from belayfw.hardware import hardware_of, u16_to_celsius
+from belayfw.transports.scripted import ScriptedTransport
+from tests.conftest import wait_until
+
+
+def test_a_driven_input_reaches_the_board_at_once(board: Device) -> None:
+    hw = board.hardware
+    board.exec("from machine import Pin\nbutton = Pin(14, Pin.IN, Pin.PULL_UP)")
+    assert board.eval("button.value()") == 1  # its pull-up, nothing driving it
+    assert hw.pin(14).level == 1
+    hw.pin(14).drive(0)
+    assert board.eval("button.value()") == 0
+    hw.pin(14).release()
+    assert board.eval("button.value()") == 1
+
+
+def test_inputs_driven_before_the_board_loads_machine_are_seen(board: Device) -> None:
+    board.hardware.pin(3).drive(1)
+    board.hardware.adc(26).set(4321)
+    assert board.eval("__import__('machine').Pin(3, 0).value()") == 1
+    assert board.eval("__import__('machine').ADC(26).read_u16()") == 4321
+
+
+def test_irq_handlers_fire_on_the_matching_edge_only(board: Device) -> None:
+    hw = board.hardware
+    board.exec(
+        "from machine import Pin\n"
+        "rises, falls, both = [], [], []\n"
+        "Pin(4, Pin.IN).irq(lambda p: rises.append(p.value()), Pin.IRQ_RISING)\n"
+        "Pin(5, Pin.IN).irq(lambda p: falls.append(p.value()), trigger=Pin.IRQ_FALLING)\n"
+        "Pin(6, Pin.IN).irq(lambda p: both.append(p.value()), Pin.IRQ_RISING | Pin.IRQ_FALLING)\n"
+    )
+    for pin in (4, 5, 6):
+        hw.pin(pin).drive(1)
+        hw.pin(pin).drive(1)  # no edge: no call
+        hw.pin(pin).drive(0)
+    # The handlers ran before drive() returned: no waiting needed.
+    assert board.eval("(rises, falls, both)") == ([1], [0], [1, 0])
+    board.exec("Pin(6).irq(None)")
+    hw.pin(6).pulse()
+    assert board.eval("both") == [1, 0]
+
+
+def test_a_failing_irq_handler_is_reported_to_the_test(board: Device) -> None:
+    board.exec(
+        "from machine import Pin\n"
+        "def broken(pin):\n"
+        "    raise ValueError('handler bug')\n"
+        "Pin(7, Pin.IN).irq(broken, Pin.IRQ_RISING)\n"
+    )
+    with pytest.raises(BoardHandlerError, match="handler bug"):
+        board.hardware.pin(7).drive(1)
+    assert board.eval("1 + 1") == 2  # the session is untouched
+
+
+def test_outputs_and_their_history_are_observed(board: Device) -> None:
+    hw = board.hardware
+    board.exec("from machine import Pin\nled = Pin(25, Pin.OUT, value=0)\nled.on()\nled.toggle()")
+    board.exec("led.on()")
+    assert hw.pin(25).level == 1
+    history = hw.pin(25).history
+    assert [(edge.level, edge.by) for edge in history] == [(1, "board"), (0, "board"), (1, "board")]
+    assert [edge.at for edge in history] == sorted(edge.at for edge in history)
+    hw.pin(2).drive(1)
+    hw.pin(2).drive(0)
+    assert [(e.level, e.by) for e in hw.pin(2).history] == [(1, "host"), (0, "host")]
+
+
+def test_adc_constant_function_and_voltage(board: Device) -> None:
+    hw = board.hardware
+    board.exec("from machine import ADC, Pin\na = ADC(Pin(26))\nb = ADC(27)")
+    hw.adc(26).set(1000)
+    assert board.eval("a.read_u16()") == 1000
+    readings = iter(range(100, 10_000, 100))
+    hw.adc(27).set(lambda t: next(readings))
+    assert board.eval("[b.read_u16() for _ in range(3)]") == [100, 200, 300]
+    hw.adc(26).set_voltage(1.65)
+    assert board.eval("a.read_uv()") == pytest.approx(1_650_000, abs=100)
+    with pytest.raises(ConfigurationError):
+        hw.adc(26).set(70_000)
+
+
+def test_temperature_follows_the_pico_adc4_convention(board: Device) -> None:
+    hw = board.hardware
+    convert = "27 - (__import__('machine').ADC(4).read_u16() * 3.3 / 65535 - 0.706) / 0.001721"
+    assert board.eval(convert) == pytest.approx(25.0, abs=0.1)
+    hw.temperature = 31.5
+    assert board.eval(convert) == pytest.approx(31.5, abs=0.1)
+    assert hw.temperature == pytest.approx(31.5, abs=0.1)
+    assert u16_to_celsius(board.eval("__import__('machine').ADC(4).read_u16()")) == pytest.approx(
+        31.5, abs=0.1
+    )
+
+
+def test_pwm_settings_are_read_back(board: Device) -> None:
+    hw = board.hardware
+    assert hw.pwm(15) is None
+    board.exec("from machine import Pin, PWM\np = PWM(Pin(15), freq=2000)\np.duty_u16(16384)")
+    assert hw.pwm(15) == (2000, 16384)
+    assert hw.pwm(15).duty == pytest.approx(0.25, abs=0.001)  # type: ignore[union-attr]
+    board.exec("p.deinit()")
+    assert hw.pwm(15).duty_u16 == 0  # type: ignore[union-attr]
+
+
+def test_timer_callbacks_run_and_drive_pins(board: Device) -> None:
+    hw = board.hardware
+    board.exec(
+        "from machine import Pin, Timer\n"
+        "led = Pin(25, Pin.OUT, value=0)\n"
+        "t = Timer(period=5, mode=Timer.PERIODIC, callback=lambda t: led.toggle())\n"
+    )
+    wait_until(lambda: len(hw.pin(25).history) >= 4, what="timer toggles seen by the host")
+    board.exec("t.deinit()")
+    levels = [edge.level for edge in hw.pin(25).history[:4]]
+    assert levels == [1, 0, 1, 0]
+
+
+def test_hardware_traffic_never_touches_the_repl_stream(board: Device) -> None:
+    hw = board.hardware
+    board.exec("from machine import Pin\np = Pin(9, Pin.IN)\nn = []\np.irq(lambda p: n.append(1))")
+    before = board.link_stats
+    for _ in range(20):
+        hw.pin(9).pulse()
+    hw.adc(1).set(5)
+    assert hw.pin(9).level == 0
+    after = board.link_stats
+    assert (after.bytes_sent, after.bytes_received) == (before.bytes_sent, before.bytes_received)
+    assert board.eval("len(n)") == 40
+
+
+def test_the_wiring_outlives_a_board_reset(output) -> None:
+    with Device("emulator", output=output) as dev:
+        hw = dev.hardware
+        hw.pin(8).drive(1)
+        hw.adc(26).set(777)
+        dev.exec("from machine import Pin\nPin(20, Pin.OUT).on()")
+        assert hw.pin(20).level == 1
+        dev.soft_reset()
+        assert dev.eval("__import__('machine').Pin(8, 0).value()") == 1
+        assert dev.eval("__import__('machine').ADC(26).read_u16()") == 777
+        assert hw.pin(20).level == 0  # RAM lost: the board no longer drives it
+        hw.pin(8).drive(0)
+        assert dev.eval("__import__('machine').Pin(8).value()") == 0
+
+
+def test_devices_on_one_emulator_board_share_its_hardware(output) -> None:
+    with EmulatorBoard() as emulator:
+        with Device(emulator.port, output=output) as first:
+            first.hardware.pin(1).drive(1)
+            first_hw = first.hardware
+        with Device(emulator.port, output=output) as second:
+            assert second.hardware is first_hw
+            assert second.eval("__import__('machine').Pin(1).value()") == 1
+
+
+def test_real_boards_have_no_virtual_hardware() -> None:
+    with pytest.raises(NotAnEmulator, match="not an emulator board"):
+        hardware_of(ScriptedTransport([], description="/dev/ttyACM0"))
+
+
+def test_bad_arguments_are_refused(board: Device) -> None:
+    hw = board.hardware
+    with pytest.raises(ConfigurationError):
+        hw.pin(1).drive(2.5)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError):
+        hw.pin(1.5)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError):
+        hw.uart("a")  # type: ignore[arg-type]
+
+
+def test_what_the_board_did_before_the_test_looked_is_seen(board: Device) -> None:
+    board.exec(
+        "from machine import Pin, PWM\n"
+        "Pin(25, Pin.OUT).on()\n"
+        "Pin(24, Pin.IN, Pin.PULL_UP)\n"
+        "PWM(Pin(3), freq=100, duty_u16=7)"
+    )
+    hw = board.hardware
+    assert (hw.pin(25).level, hw.pin(24).level) == (1, 1)
+    assert hw.pwm(3) == (100, 7)
