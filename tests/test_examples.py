@@ -42,6 +42,18 @@ EXPECTED = {
         "collected 10 samples",
         "blink stopped: stopped",
     ],
+    "thermostat.py": [
+        "cold room: (18.0, True) relay 1",
+        "warm room: (22.5, False) relay 0",
+        "set point after two presses: 21.0",
+        "log: ['18.00 C heat', '22.50 C idle', 'setpoint 20.5', 'setpoint 21.0']",
+    ],
+    "level_meter.py": [
+        "flash id: ef4018 selected 1 time(s)",
+        "knob at 0.00 V: 0 lit [........]",
+        "knob at 1.65 V: 4 lit [####....]",
+        "knob at 3.30 V: 8 lit [########]",
+    ],
     "hello_board.py": [
         "board says: micropython linux",
         "sum of squares on the board: 285",
