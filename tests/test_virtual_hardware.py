@@ -186,3 +186,23 @@ def test_what_the_board_did_before_the_test_looked_is_seen(board: Device) -> Non
     hw = board.hardware
     assert (hw.pin(25).level, hw.pin(24).level) == (1, 1)
     assert hw.pwm(3) == (100, 7)
+
+
+@pytest.mark.parametrize(("profile", "falling", "rising"), [("pico", 4, 8), ("esp32", 2, 1)])
+def test_irq_constants_are_the_ports_own(output, profile: str, falling: int, rising: int) -> None:
+    with Device(f"emulator:{profile}", output=output) as dev:
+        dev.exec("from machine import Pin\nseen = []\nPin(2, Pin.IN).irq(lambda p: seen.append(1))")
+        assert dev.eval("(Pin.IRQ_FALLING, Pin.IRQ_RISING)") == (falling, rising)
+        dev.hardware.pin(2).pulse()  # the default trigger is both edges
+        assert dev.eval("len(seen)") == 2
+
+
+def test_the_wiring_outlives_a_hard_reset_by_the_board(output) -> None:
+    from belayfw.errors import BoardReset
+
+    with Device("emulator:pico", output=output) as dev:
+        hw = dev.hardware
+        hw.pin(8).drive(1)
+        with pytest.raises(BoardReset):
+            dev.exec("import machine\nmachine.reset()")
+        assert dev.eval("__import__('machine').Pin(8).value()") == 1

@@ -42,6 +42,9 @@ class Pin:
     PULL_DOWN = 2
     IRQ_RISING = 1
     IRQ_FALLING = 2
+    if os.getenv('BELAYFW_PLATFORM') == 'rp2':  # the values the rp2 port uses
+        IRQ_FALLING = 4
+        IRQ_RISING = 8
 
     def __init__(self, id, mode=-1, pull=-1, value=None, **kwargs):
         self.id = id
@@ -102,7 +105,9 @@ class Pin:
             return _state.pulls.get(self.id)
         self.init(pull=pull)
 
-    def irq(self, handler=None, trigger=3, **kwargs):
+    def irq(self, handler=None, trigger=None, **kwargs):
+        if trigger is None:
+            trigger = Pin.IRQ_RISING | Pin.IRQ_FALLING
         _state.sync()
         with _state.lock:
             if handler is None:
