@@ -139,3 +139,32 @@ def test_neopixels_are_observed_at_write(board: Device) -> None:
     assert strip.pixels == [(1, 2, 3)] * 3
     assert strip.writes == 2
     assert board.eval("np[1]") == (1, 2, 3)
+
+
+def test_models_and_irq_handlers_may_call_each_other(board: Device) -> None:
+    hw = board.hardware
+
+    class Alerting(RegisterDevice):
+        """Pulls its ALERT line (pin 7) low when the board writes register 1."""
+
+        def on_write(self, register: int, data: bytes) -> None:
+            if register == 1:
+                hw.pin(7).drive(0)
+
+    sensor = hw.i2c(0).attach(0x49, Alerting(registers={0x00: 0x2A}))
+    hw.pin(7).drive(1)
+    board.exec(
+        "from machine import I2C, Pin\n"
+        "i2c = I2C(0)\n"
+        "alerts = []\n"
+        "def on_alert(pin):\n"
+        "    alerts.append(i2c.readfrom_mem(0x49, 0, 1)[0])\n"  # a transfer inside the IRQ
+        "Pin(7, Pin.IN).irq(on_alert, Pin.IRQ_FALLING)\n"
+    )
+    board.exec("i2c.writeto_mem(0x49, 1, b'\\x01')")
+    assert board.eval("alerts") == [0x2A]
+    assert sensor.get(1) == b"\x01"
+    hw.pin(7).drive(1)
+    sensor.set(0, 0x2B)
+    hw.pin(7).drive(0)  # the host's own drive: the handler's transfer is served meanwhile
+    assert board.eval("alerts") == [0x2A, 0x2B]

@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Edges kept per pin (the oldest go first), so a pin toggling for hours stays bounded.
+HISTORY_EDGES = 10_000
 #: The pico's on-chip temperature sensor: ADC channel 4.
 TEMPERATURE_CHANNEL = 4
 _ENODEV = 19
@@ -48,7 +51,7 @@ class WiredBoard:
         self._spi: dict[BusId, list[tuple[SPIDevice, PinId | None]]] = {}
         # What the board did, learnt from its events.
         self._outputs: dict[PinId, int] = {}
-        self._edges: dict[PinId, list[Edge]] = {}
+        self._edges: dict[PinId, deque[Edge]] = {}
         self._pwm: dict[PinId, PWMOutput] = {}
         self._np: dict[PinId, tuple[int, bytes]] = {}
         self._np_writes: dict[PinId, int] = {}
@@ -145,12 +148,16 @@ class WiredBoard:
 
     def _on_message(self, message: list[Any]) -> Any:
         op, args = message[0], message[1:]
-        with self._lock:
-            if op == "pin":
-                pin, level, at_ns = args
+        if op in ("adc", "i2c", "spi"):
+            return self._request(op, args)  # model code runs without our lock held
+        if op == "pin":
+            pin, level, at_ns = args
+            with self._lock:
                 self._outputs[pin] = level
-                self._record(pin, level, "board", at_ns / 1e9)
-            elif op == "mode":
+            self._record(pin, level, "board", at_ns / 1e9)
+            return None
+        with self._lock:
+            if op == "mode":
                 pin, mode, level = args
                 if mode != 0:
                     self._outputs[pin] = level
@@ -165,7 +172,7 @@ class WiredBoard:
                 uart, data = args
                 self.uart_buffer(uart).extend(binascii.unhexlify(data))
             else:
-                return self._request(op, args)
+                raise OSError(5, f"unknown side channel message {op!r}")
         return None
 
     def _request(self, op: str, args: list[Any]) -> Any:
@@ -190,7 +197,9 @@ class WiredBoard:
             bus, written = args
             data = binascii.unhexlify(written)
             reply = b"\xff" * len(data)
-            for device, cs in self._spi.get(bus, ()):
+            with self._lock:
+                devices = list(self._spi.get(bus, ()))
+            for device, cs in devices:
                 if cs is None or self._outputs.get(cs, 1) == 0:
                     reply = bytes(device.transfer(data))
             if len(reply) != len(data):
@@ -200,7 +209,7 @@ class WiredBoard:
 
     def _record(self, pin: PinId, level: int, by: str, at: float) -> None:
         with self._lock:
-            self._edges.setdefault(pin, []).append(Edge(at, level, by))
+            self._edges.setdefault(pin, deque(maxlen=HISTORY_EDGES)).append(Edge(at, level, by))
             selected = [m for models in self._spi.values() for m, cs in models if cs == pin]
         if by == "board":  # a chip-select line the board drives
             for model in selected:
