@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from belayfw import codec
-from belayfw.board import board_source, source_hash
+from belayfw.board import board_source, part_key, source_hash
 from belayfw.errors import CommandError, ConfigurationError, DeviceError, ProtocolError
 from belayfw.protocol import CONTROL_BYTES, RAW_PASTE_THRESHOLD, LinkStats, RawRepl
 from belayfw.response import FrameSink, OutputSink, Response
@@ -37,6 +37,12 @@ class DeployItem(NamedTuple):
     code_hash: str
     kind: str  # "f": a function definition; "s": a setup body kept for later
     source: str
+
+
+def part_item(name: str) -> DeployItem:
+    """Runtime part ``board/<name>.py`` as a piece of board code, run at global scope."""
+    source = board_source(name)
+    return DeployItem(part_key(name), source_hash(source), "f", source)
 
 
 def print_to_stdout(text: str) -> None:
@@ -123,11 +129,19 @@ class Connection:
         if not parts:
             return 0
         code = "".join(parts)
-        self._decode(self._execute(code, timeout=30.0))
+        self._decode(self._execute(code, timeout=30.0, paste=True))
         self.runtime_stale = False
         for name, code_hash, _, _ in items:
             self.board_hashes[name] = code_hash
         return len(code)
+
+    def require(self, *parts: str) -> int:
+        """Make sure the board holds runtime ``parts`` (``board/<name>.py``); one round trip
+        when it lacks one, none otherwise. Returns the bytes of code sent."""
+        items = [part_item(name) for name in parts]
+        return self.install(
+            [item for item in items if self.board_hashes.get(item.name) != item.code_hash]
+        )
 
     # -- calls ------------------------------------------------------------------------------
 
@@ -155,15 +169,15 @@ class Connection:
             raise ConfigurationError("eval() needs an expression, e.g. dev.eval('1 + 1')")
         if CONTROL_BYTES.search(_board_text(expression, "expression")):
             # Raw control bytes would cut the command: the board reads them as text.
-            command = f"_bfw_v(lambda:eval({codec.encode(expression)},globals()))"
+            command = f"_bfw_c(lambda:eval({codec.encode(expression)},globals()))"
         else:
-            command = f"_bfw_v(lambda:({expression}\n))"
+            command = f"_bfw_c(lambda:({expression}\n))"
         return self._decode(self._execute(command, timeout=timeout))
 
     def run(self, code: str, *, timeout: float | None = None) -> str:
         """Run statements at board global scope; return what they printed."""
         _board_text(check_source("exec", code), "code")
-        wrapped = f"_bfw_v(lambda:exec({codec.encode(code)},globals()))"
+        wrapped = f"_bfw_c(lambda:exec({codec.encode(code)},globals()))"
         response = self._execute(wrapped, timeout=timeout, capture=True)
         self._decode(response)
         return response.output
@@ -196,22 +210,30 @@ class Connection:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _execute(self, code: str, *, timeout: float | None, capture: bool = False) -> Response:
-        """Send ``code``, whose last statement is its one framed call, naming a fresh id."""
+    def _execute(
+        self, code: str, *, timeout: float | None, capture: bool = False, paste: bool = False
+    ) -> Response:
+        """Send ``code``, whose last statement is its one framed call, naming a fresh id.
+
+        Board code (``paste``, or source lines before the call) goes in raw-paste
+        mode on every board: in plain raw mode the board would keep an input
+        buffer that large for good (see :meth:`RawRepl.execute`).
+        """
         data = code.encode("utf-8")
         # The framed call opens the command, or (after board source) its last line.
-        at = 0 if data[:7] in _MARKED else data.rfind(b"\n_bfw_c(") + 1
-        wrapper = data[at : at + 7]
-        if wrapper not in _MARKED:
+        at = 0 if data.startswith(_WRAPPER) else data.rfind(b"\n" + _WRAPPER) + 1
+        if data[at : at + len(_WRAPPER)] != _WRAPPER:
             raise ProtocolError(f"internal: command without a framed call: {code[:60]!r}")
-        # Calls that may need an interrupt report when their code starts running;
-        # small calls without a timeout skip that write (see RawRepl._interruptible).
+        # Calls that may need an interrupt report when their code starts running
+        # (a negative id asks for that); small calls without a timeout skip that
+        # write (see RawRepl._interruptible).
         marked = timeout is not None or len(data) > RAW_PASTE_THRESHOLD
         call_id = self.repl.next_call_id()
-        head = _MARKED[wrapper] if marked else wrapper
-        data = b"%b%b%d,%b" % (data[:at], head, call_id, data[at + 7 :])
+        paste = paste or at > 0
+        at += len(_WRAPPER)
+        data = b"%b%d,%b" % (data[:at], -call_id if marked else call_id, data[at:])
         return self.repl.execute(
-            data, call_id=call_id, timeout=timeout, capture=capture, marked=marked
+            data, call_id=call_id, timeout=timeout, capture=capture, marked=marked, paste=paste
         )
 
     def _decode(self, response: Response) -> Any:
@@ -233,8 +255,8 @@ class Connection:
 #: Commands up to this size are always sent: every board takes them in.
 INPUT_LIMIT_FLOOR = 4096
 
-#: Wrapper prefixes and their variants that report "started" first.
-_MARKED = {b"_bfw_c(": b"_bfw_cs(", b"_bfw_v(": b"_bfw_vs("}
+#: The board call every command ends with: ``_bfw_c(ID,function,*args)``.
+_WRAPPER = b"_bfw_c("
 #: A frame token: the frame start byte and 8 hex digits (see :meth:`Connection._probe`).
 _TOKEN_SHAPE = re.compile(rb"\x02[0-9a-f]{8}")
 

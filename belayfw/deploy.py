@@ -1,15 +1,35 @@
-"""Sending board code: only what the board lacks, in one batch, and recorded per session."""
+"""Sending board code: only what the board lacks, in one batch, and recorded per session.
+
+A class's code goes with the runtime parts it needs (see :data:`belayfw.board.PARTS`),
+sent first, so the board holds thread, stream and setup support only when some
+class on it uses them.
+"""
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
-from belayfw.board import board_source, source_hash
-from belayfw.connection import Connection, DeployItem
+from belayfw.connection import Connection, DeployItem, part_item
 from belayfw.decorators import BoardMethod, Kind
 from belayfw.session.session import DeviceSession
 from belayfw.source import BoardSource
+
+
+def parts_needed(methods: Mapping[str, BoardMethod]) -> list[str]:
+    """The runtime parts the board needs to run ``methods``, in sending order."""
+    needed = []
+    kinds = {method.kind for method in methods.values()}
+    if Kind.SETUP in kinds or Kind.TEARDOWN in kinds:
+        needed.append("setups")
+    if Kind.THREAD in kinds:
+        needed.append("threads")
+    if Kind.THREAD in kinds or any(
+        method.kind is Kind.TASK and inspect.isgeneratorfunction(method.function)
+        for method in methods.values()
+    ):
+        needed.append("streams")  # generator windows, thread events and results
+    return needed
 
 
 def deploy_missing(
@@ -24,11 +44,12 @@ def deploy_missing(
     Each method is recorded in the session's tracker, sent or not.
     """
     held = connection.board_hashes
+    parts = [part_item(name) for name in parts_needed(methods)]
     missing = [source for source in sources.values() if held.get(source.name) != source.code_hash]
-    items = [DeployItem(item.name, item.code_hash, item.kind, item.text) for item in missing]
-    if _uses_streams(methods.values()) and held.get(STREAMS.name) != STREAMS.code_hash:
-        items.insert(0, STREAMS)
-    sent = connection.install(items)
+    sent = connection.install(
+        [part for part in parts if held.get(part.name) != part.code_hash]
+        + [DeployItem(item.name, item.code_hash, item.kind, item.text) for item in missing]
+    )
     sent_names = {source.name for source in missing}
     for name, source in sources.items():
         session.resources.register_method(
@@ -38,18 +59,3 @@ def deploy_missing(
             sent=name in sent_names,
         )
     return sent
-
-
-#: The board part for generator streams and thread events (board/streams.py), sent
-#: only to classes that use them: a board without them keeps that heap.
-_STREAMS_SOURCE = board_source("streams")
-STREAMS = DeployItem("_bfw_streams", source_hash(_STREAMS_SOURCE), "f", _STREAMS_SOURCE)
-
-
-def _uses_streams(methods: Iterable[BoardMethod]) -> bool:
-    """Does the class have a @thread or a generator @task (the users of board/streams.py)?"""
-    return any(
-        method.kind is Kind.THREAD
-        or (method.kind is Kind.TASK and inspect.isgeneratorfunction(method.function))
-        for method in methods
-    )

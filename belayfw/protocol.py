@@ -103,6 +103,7 @@ class RawRepl(RawPaste, IdleDrainer, InStep):
         self.round_trips = 0
         #: Send code over RAW_PASTE_THRESHOLD in raw-paste mode (turned off if refused).
         self.raw_paste = getattr(transport, "prefers_raw_paste", True)
+        self.paste_refused = False
         self._lock = threading.Lock()
         self._owner: int | None = None  # the thread holding the lock
         self._interrupt_requested = False
@@ -286,13 +287,19 @@ class RawRepl(RawPaste, IdleDrainer, InStep):
         timeout: float | None = None,
         capture: bool = False,
         marked: bool = True,
+        paste: bool = False,
     ) -> Response:
         """Run ``code``, whose frames name ``call_id``, and return its response.
 
         Exactly one turnaround for small code. When ``timeout`` passes, the
         board is interrupted and :class:`TaskTimeout` is raised once it has
         stopped; the link stays usable. A command with a raw control byte is
-        refused: the board would cut it there.
+        refused: the board would cut it there. ``paste`` sends a large command
+        in raw-paste mode even on a transport that prefers plain raw mode: in
+        plain raw mode the board keeps its input buffer as large as the largest
+        command it was sent, for as long as the raw REPL runs (measured: a 20 KB
+        command holds 20 KB of a pico-sized heap), while raw paste streams the
+        command into the compiler.
         """
         found = CONTROL_BYTES.search(code)
         if found is not None:
@@ -311,7 +318,7 @@ class RawRepl(RawPaste, IdleDrainer, InStep):
             try:
                 self._marked = marked
                 self._small = len(code) <= RAW_PASTE_THRESHOLD
-                return self._execute_locked(code, call_id, timeout, capture)
+                return self._execute_locked(code, call_id, timeout, capture, paste)
             finally:
                 self._owner = None
 
@@ -335,7 +342,7 @@ class RawRepl(RawPaste, IdleDrainer, InStep):
         return True
 
     def _execute_locked(
-        self, code: bytes, call_id: int, timeout: float | None, capture: bool
+        self, code: bytes, call_id: int, timeout: float | None, capture: bool, paste: bool
     ) -> Response:
         if self._broken is not None:
             raise type(self._broken)(self._broken.args[0])
@@ -343,7 +350,9 @@ class RawRepl(RawPaste, IdleDrainer, InStep):
             raise DeviceNotOpen(f"{self.transport.description} is closed")
         if self.parser.board_reset is not None:
             raise self._reset_seen()
-        paste = self.raw_paste and len(code) > RAW_PASTE_THRESHOLD
+        paste = (self.raw_paste or (paste and not self.paste_refused)) and (
+            len(code) > RAW_PASTE_THRESHOLD
+        )
         if not paste and self.input_limit is not None and len(code) > self.input_limit:
             raise CommandError(
                 f"this call is {len(code):,} bytes as board source, more than "

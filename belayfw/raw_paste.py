@@ -29,6 +29,8 @@ class RawPaste:
     transport: Transport
     #: Send large code in raw-paste mode (turned off when the board refuses it).
     raw_paste: bool
+    #: The board refused raw-paste mode: never ask again.
+    paste_refused: bool
 
     if TYPE_CHECKING:
 
@@ -45,6 +47,7 @@ class RawPaste:
         if not reply.startswith(b"R\x01"):
             # Refused, or firmware without raw-paste: plain raw mode from now on.
             self.raw_paste = False
+            self.paste_refused = True
             self._feed_idle(after)
             self._write(code + b"\x04")
             self.parser.begin(call_id, capture=capture)

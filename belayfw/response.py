@@ -39,6 +39,8 @@ FRAME_START = b"\x02"
 FRAME_END = b"\x03"
 #: Frame tags that end a call (the rest are events such as thread output).
 RESULT_TAGS = frozenset("rbei")
+#: Frame tags that carry a value; ``+`` frames before one are the start of its payload.
+_VALUE_TAGS = frozenset("rb")
 CONTINUATION_TAG = "+"
 STARTED_TAG = "s"
 #: Frames that belong to the command in progress (the rest are board-thread events).
@@ -443,7 +445,9 @@ class ResponseParser:
             elif self.phase is Phase.ENDING or self.phase is Phase.PROMPTED:
                 self._reclassify_stderr(b"\x04", self._printed_end())
             if self._continuation:
-                payload = bytes(self._continuation) + payload
+                # A result written in pieces; an error or interrupt ends it unfinished.
+                if tag in _VALUE_TAGS:
+                    payload = bytes(self._continuation) + payload
                 self._continuation.clear()
             self._response.result_tag = tag
             self._response.result = payload

@@ -31,6 +31,10 @@ def test_distinct_short_string_arguments_leave_free_heap_flat(output) -> None:
     with Echo("emulator:esp32", output=output) as device:
         for warm_up in range(200):  # reach the steady state (dict sizes, caches)
             device.echo(f"w{warm_up}")
+        # ... and the raw REPL's input buffer, which the board keeps as large as
+        # the largest command it was sent in plain raw mode.
+        device.echo([f"w{n}" for n in range(50)])
+        device.echo({f"w{n}": b"w%d" % n for n in range(50)})
         before = device.free_heap()
         for n in range(10_000):
             key = f"k{n}"

@@ -93,7 +93,7 @@ def test_board_that_reboots_mid_call_is_reported_as_disconnected(
 ) -> None:
     repl = _repl([AwaitWrite(), b"OK" + TOKEN + b"s%d:\x03" % CALL + boot[:30], boot[30:]], [])
     with pytest.raises(DeviceDisconnected, match="reset: it printed"):
-        repl.execute(b"_bfw_cs(7,f)", call_id=CALL, timeout=timeout)
+        repl.execute(b"_bfw_c(-7,f)", call_id=CALL, timeout=timeout)
     with pytest.raises(DeviceDisconnected, match="reset"):  # at once, nothing sent
         repl.execute(b"_bfw_c(8,f)", call_id=8, timeout=timeout)
 

@@ -60,9 +60,9 @@ def test_real_board_gets_interrupted_before_entry() -> None:
 def test_one_write_and_one_turnaround_per_command() -> None:
     repl, transport = repl_for([BANNER, AwaitWrite(), b"OK" + frame("r", b"42") + b"\x04\x04>"])
     repl.enter(timeout=10)
-    response = repl.execute(b"_bfw_v(lambda:(42\n))", call_id=CALL, timeout=10)
+    response = repl.execute(b"_bfw_c(lambda:(42\n))", call_id=CALL, timeout=10)
     assert (response.result_tag, response.result) == ("r", b"42")
-    assert transport.writes[-1] == b"_bfw_v(lambda:(42\n))\x04"
+    assert transport.writes[-1] == b"_bfw_c(lambda:(42\n))\x04"
     assert repl.stats.round_trips == 1
 
 

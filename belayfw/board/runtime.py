@@ -1,62 +1,41 @@
-# belayfw board runtime (MicroPython). Deployed once per board; every name starts
-# with _bfw_ so it cannot clash with user code. The host sets _bfw_T (the frame
-# token, bytes) before this file runs, and appends `_bfw_V = '<hash>'` after it.
+# belayfw board runtime (MicroPython): the resident core, installed once per
+# board. Every name starts with _bfw_ so it cannot clash with user code. The host
+# sets _bfw_T (the frame token, bytes) before this file runs, and appends
+# `_bfw_V = '<hash>'` after it.
 #
-# Frames: T + tag + payload + b'\x03', each written by ONE write call, so a
-# thread's print (which MicroPython writes piece by piece) can land between
+# Kept small on purpose (at most 8 KB of heap after gc on a pico-sized board):
+# what only some classes use lives in parts (board/threads.py,
+# board/generators.py, board/setups.py), sent with a class's code when it needs
+# them (see belayfw/board/__init__.py: PARTS) and recorded in _bfw_H under
+# 'part:<name>'. A part runs at global scope and may use every name here.
+#
+# Frames: T + tag + b'<id>:' + payload + b'\x03', each written by ONE write call,
+# so a thread's print (which MicroPython writes piece by piece) can land between
 # frames but never inside one. Payloads are repr() or base64 text, which never
-# contain raw control bytes. A call's frames carry its id (the host's per-call
-# number, first argument of _bfw_c/_bfw_v): T + tag + b'<id>:' + payload + b'\x03'.
-# Tags: r=repr result, b=base64 bytes result,
-# e=error, i=interrupted, +=continuation of the next frame's payload, s=started
-# (the call's code is running: only now may the host interrupt it, since the
-# unix port exits on an interrupt that arrives while it is compiling or idle;
-# the host asks for it, with _bfw_cs/_bfw_vs, on calls it may have to interrupt);
-# from board threads: o=printed text, x=unhandled exception (never chunked).
+# contain raw control bytes. <id> is the host's per-call number (first argument
+# of _bfw_c), so a late or foreign frame cannot be taken for another call's.
+# Tags: r=repr result, b=base64 bytes result, e=error, i=interrupted,
+# +=continuation of the next frame's payload (a result written in pieces),
+# s=started (the call's code is running: only now may the host interrupt it,
+# since the unix port exits on an interrupt that arrives while it is compiling
+# or idle; the host asks for it with a negative id on calls it may interrupt);
+# from board threads (board/threads.py): o=printed text, x=unhandled exception.
 #
 # State lives in _bfw_* globals that survive a re-install, so a host that
 # reconnects without a board reset finds its code and threads where it left them.
 import sys as _bfw_sys
-import io as _bfw_io
-import time as _bfw_time
-
-# On a re-install `time` may already be the stoppable stand-in (see below).
-_bfw_time = getattr(_bfw_time, '_bfw_real', _bfw_time)
-
-try:
-    import _thread as _bfw_thr
-except ImportError:
-    _bfw_thr = None
 
 try:
     _bfw_H
 except NameError:
-    _bfw_H = {}  # deployed name -> code hash
-    _bfw_S = {}  # setup name -> compiled body
-    _bfw_TH = {}  # belayfw thread id -> [name, state]
-    _bfw_ID = {}  # _thread ident -> belayfw thread id
-    _bfw_SR = set()  # thread ids asked to stop
-    _bfw_N = 0  # last thread id
-
-# The unix port runs threads truly in parallel, with no GIL: two threads that
-# insert into one dict or set at the same moment can lose an entry (measured:
-# a thread's id entry lost, so it could never be stopped). Every change to the
-# thread tables goes through this lock; lock-free reads at worst miss an entry
-# for one loop iteration.
-try:
-    _bfw_L
-except NameError:
-    _bfw_L = _bfw_thr.allocate_lock() if _bfw_thr else None
-
-try:
-    import binascii as _bfw_ba
-except ImportError:
-    import ubinascii as _bfw_ba
+    _bfw_H = {}  # deployed name (or 'part:<name>') -> code hash
 
 try:
     _bfw_out = _bfw_sys.stdout.buffer
 except AttributeError:
     _bfw_out = _bfw_sys.stdout
+
+_bfw_t = _bfw_T.decode()
 
 # Payload bytes per frame. Big frames mean fewer writes and fewer frames to
 # parse (about 1.5x faster for 100 KB), but each one is a transient allocation,
@@ -65,73 +44,156 @@ import gc as _bfw_gc
 _bfw_C = 8192 if _bfw_gc.mem_free() + _bfw_gc.mem_alloc() > 524288 else 2048
 
 
-def _bfw_w(i, tag, data):
-    # Every frame of a call names it (its id, i): a late or foreign frame cannot
-    # be taken for another call's result.
-    n = len(data)
-    o = 0
-    if n > _bfw_C:
-        h = _bfw_T + b'+%d:' % i
-        while n - o > _bfw_C:
-            _bfw_out.write(h + data[o:o + _bfw_C] + b'\x03')
-            o += _bfw_C
-    _bfw_out.write(_bfw_T + tag + b'%d:' % i + data[o:] + b'\x03')
+# -- results: written in frames as they are encoded ------------------------------------
+# A list, tuple, dict, long str or bytes result is encoded piece by piece into
+# frames of about _bfw_C bytes: the board never holds a second copy of it whole.
+# o is the frame being filled: [bytes so far, head, pieces...].
+
+def _bfw_o(o, s):
+    if len(s) > _bfw_C:
+        # A big piece goes out in slices: joining it into a frame would copy it.
+        for j in range(0, len(s), _bfw_C):
+            _bfw_o(o, s[j:j + _bfw_C])
+        return
+    o.append(s)
+    o[0] += len(s)
+    if o[0] >= _bfw_C:
+        o.append('\x03')
+        _bfw_out.write(''.join(o[1:]))
+        del o[2:]
+        o[0] = 0
+
+
+def _bfw_s(v):
+    # Only scalars and short text: a container small enough to repr at once.
+    for x in v:
+        t = type(x)
+        if t is list or t is tuple or t is dict or ((t is str or t is bytes) and len(x) > 64):
+            return 0
+    return 1
+
+
+def _bfw_en(v, o):
+    t = type(v)
+    if t is list or t is tuple:
+        n = len(v)
+        if n <= 8 and _bfw_s(v):
+            _bfw_o(o, repr(v))
+            return
+        _bfw_o(o, '[' if t is list else '(')
+        j = 0
+        k = 8
+        while j < n:
+            # Slices of k items, k adapted so that each repr is about a frame.
+            try:
+                s = repr(v[j:j + k])
+            except MemoryError:
+                if k > 1:
+                    k = 1
+                    continue
+                s = None
+            if j:
+                _bfw_o(o, ', ')
+            if s is None:
+                _bfw_en(v[j], o)
+                j += 1
+                continue
+            _bfw_o(o, s[1:-2] if s[-2] == ',' else s[1:-1])
+            j += k
+            k = max(1, min(k * 4, k * _bfw_C // len(s)))
+        _bfw_o(o, ']' if t is list else (',)' if n == 1 else ')'))
+    elif t is dict:
+        if len(v) <= 8 and _bfw_s(v.values()):
+            _bfw_o(o, repr(v))
+            return
+        _bfw_o(o, '{')
+        f = 0
+        for k in v:
+            if f:
+                _bfw_o(o, ', ')
+            f = 1
+            _bfw_o(o, repr(k))
+            _bfw_o(o, ': ')
+            _bfw_en(v[k], o)
+        _bfw_o(o, '}')
+    elif (t is str or t is bytes) and len(v) > _bfw_C:
+        # Adjacent literals: 'ab' 'cd' reads back as 'abcd'.
+        for j in range(0, len(v), _bfw_C):
+            if j:
+                _bfw_o(o, ' ')
+            _bfw_o(o, repr(v[j:j + _bfw_C]))
+    else:
+        _bfw_o(o, repr(v))
 
 
 def _bfw_r(i, v):
-    if type(v) is bytes:
-        _bfw_w(i, b'b', _bfw_ba.b2a_base64(v, newline=False))
+    t = type(v)
+    if t is bytes:
+        try:
+            import binascii as b
+        except ImportError:
+            import ubinascii as b
+        n = len(v)
+        m = memoryview(v)
+        s = _bfw_C // 4 * 3
+        j = 0
+        h = _bfw_T + b'+%d:' % i
+        while n - j > s:
+            _bfw_out.write(b''.join((h, b.b2a_base64(m[j:j + s], newline=False), b'\x03')))
+            j += s
+        h = _bfw_T + b'b%d:' % i
+        _bfw_out.write(b''.join((h, b.b2a_base64(m[j:], newline=False), b'\x03')))
+    elif t is list or t is tuple or t is dict or (t is str and len(v) > _bfw_C):
+        o = [0, _bfw_t + '+%d:' % i]
+        _bfw_en(v, o)
+        o[1] = _bfw_t + 'r%d:' % i
+        o.append('\x03')
+        _bfw_out.write(''.join(o[1:]))
     else:
-        _bfw_w(i, b'r', repr(v).encode())
+        _bfw_out.write('%sr%d:%r\x03' % (_bfw_t, i, v))
 
 
 def _bfw_x(i, e):
     if isinstance(e, KeyboardInterrupt):
-        _bfw_w(i, b'i', b'')
+        _bfw_out.write('%si%d:\x03' % (_bfw_t, i))
         return
-    s = _bfw_io.StringIO()
+    import io
+    s = io.StringIO()
     _bfw_sys.print_exception(e, s)
     try:
         m = str(e)
     except Exception:
         m = ''
-    _bfw_w(i, b'e', repr((type(e).__name__, m, s.getvalue())).encode())
-
-
-def _bfw_v(_bfw_i, f):
-    try:
-        _bfw_r(_bfw_i, f())
-    except BaseException as e:
-        _bfw_x(_bfw_i, e)
-
-
-def _bfw_vs(_bfw_i, f):
-    # _bfw_v, first reporting that the code runs (for calls the host may interrupt).
-    _bfw_out.write(_bfw_T + b's%d:\x03' % _bfw_i)
-    _bfw_v(_bfw_i, f)
+    _bfw_out.write('%se%d:%r\x03' % (_bfw_t, i, (type(e).__name__, m, s.getvalue())))
 
 
 def _bfw_c(_bfw_i, _bfw_f, *a, **k):
+    # Run a call and frame its value or exception; a negative id first reports
+    # that the code runs (for calls the host may interrupt).
+    if _bfw_i < 0:
+        _bfw_i = -_bfw_i
+        _bfw_out.write('%ss%d:\x03' % (_bfw_t, _bfw_i))
     try:
-        _bfw_r(_bfw_i, _bfw_f(*a, **k))
+        v = _bfw_f(*a, **k)
     except BaseException as e:
         _bfw_x(_bfw_i, e)
-
-
-def _bfw_cs(_bfw_i, _bfw_f, *a, **k):
-    _bfw_out.write(_bfw_T + b's%d:\x03' % _bfw_i)
-    _bfw_c(_bfw_i, _bfw_f, *a, **k)
-
-
-def _bfw_tw(tag, data):
-    # Thread frames are never chunked: one write, so no continuation can mix.
-    _bfw_out.write(_bfw_T + tag + data + b'\x03')
+        return
+    try:
+        _bfw_r(_bfw_i, v)
+    except MemoryError:
+        v = None  # frees the result, so the error can be written
+        _bfw_x(_bfw_i, MemoryError(
+            "the result does not fit in the board's free memory, even written in pieces: "
+            "return less per call, or make the task a generator (yield the values) to stream them"))
+    except BaseException as e:
+        _bfw_x(_bfw_i, e)
 
 
 # -- deploy ------------------------------------------------------------------------
 
 def _bfw_d(items):
-    # items: (name, hash, kind, source); kind 's' keeps a setup body for later.
+    # items: (name, hash, kind, source); kind 's' keeps a setup body for later
+    # (board/setups.py, sent before any).
     g = globals()
     for n, h, k, s in items:
         try:
@@ -145,185 +207,10 @@ def _bfw_d(items):
         _bfw_H[n] = h
 
 
-def _bfw_su(runs):
-    # Run setup bodies at global scope; their arguments become globals first.
-    g = globals()
-    for n, args in runs:
-        g.update(args)
-        exec(_bfw_S[n], g)
-
-
 def _bfw_purge(names):
     g = globals()
+    s = g.get('_bfw_S') or {}
     for n in names:
         _bfw_H.pop(n, None)
-        _bfw_S.pop(n, None)
+        s.pop(n, None)
         g.pop(n, None)
-
-
-def _bfw_run_all(names):
-    # Run each function in turn; report every failure instead of stopping at one.
-    g = globals()
-    failed = []
-    for n in names:
-        try:
-            g[n]()
-        except Exception as e:
-            s = _bfw_io.StringIO()
-            _bfw_sys.print_exception(e, s)
-            failed.append((n, type(e).__name__, str(e), s.getvalue()))
-    return failed
-
-
-# -- threads -------------------------------------------------------------------------
-
-class _bfw_Stop(BaseException):
-    pass
-
-
-def _bfw_go():
-    # Called by instrumented thread code at every loop iteration, and by sleeps.
-    if _bfw_SR and _bfw_ID.get(_bfw_thr.get_ident()) in _bfw_SR:
-        raise _bfw_Stop()
-    return True
-
-
-def _bfw_it(items):
-    for v in items:
-        _bfw_go()
-        yield v
-
-
-# -- sleeps a stop request can end ---------------------------------------------------
-# A @thread must stop at its next sleep wherever it sleeps: in its own body, in a
-# function it calls, through `from time import sleep`. Builtin modules are
-# read-only, so `time` and `utime` are replaced in sys.modules (which `import`
-# reads first) by a stand-in holding all of time's names, whose sleeps check for
-# a stop request every 20 ms inside a belayfw thread and sleep plainly anywhere
-# else (a task pays one dict lookup per sleep).
-
-def _bfw_nap(us):
-    # A belayfw thread's sleep: slices of at most 20 ms, a stop check around each.
-    _bfw_go()
-    if us > 20000:
-        end = _bfw_time.ticks_add(_bfw_time.ticks_ms(), us // 1000)
-        us %= 1000
-        while True:
-            left = _bfw_time.ticks_diff(end, _bfw_time.ticks_ms())
-            if left <= 0:
-                break
-            _bfw_time.sleep_ms(left if left < 20 else 20)
-            _bfw_go()
-    if us > 0:
-        _bfw_time.sleep_us(us)
-        _bfw_go()
-
-
-def _bfw_sleep(s):
-    if _bfw_ID and _bfw_thr.get_ident() in _bfw_ID and type(s) in (int, float):
-        _bfw_nap(int(s * 1000000))
-    else:
-        _bfw_time.sleep(s)
-
-
-def _bfw_sleep_ms(ms):
-    if _bfw_ID and _bfw_thr.get_ident() in _bfw_ID and type(ms) is int:
-        _bfw_nap(ms * 1000)
-    else:
-        _bfw_time.sleep_ms(ms)
-
-
-def _bfw_sleep_us(us):
-    if _bfw_ID and _bfw_thr.get_ident() in _bfw_ID and type(us) is int:
-        _bfw_nap(us)
-    else:
-        _bfw_time.sleep_us(us)
-
-
-class _bfw_Time:
-    def __repr__(self):
-        return "<module 'time'>"
-
-
-if _bfw_thr is not None:
-    _bfw_tmod = _bfw_Time()
-    for _bfw_n in dir(_bfw_time):
-        setattr(_bfw_tmod, _bfw_n, getattr(_bfw_time, _bfw_n))
-    _bfw_tmod._bfw_real = _bfw_time
-    _bfw_tmod.sleep = _bfw_sleep
-    _bfw_tmod.sleep_ms = _bfw_sleep_ms
-    _bfw_tmod.sleep_us = _bfw_sleep_us
-    _bfw_sys.modules['time'] = _bfw_tmod
-    _bfw_sys.modules['utime'] = _bfw_tmod
-    del _bfw_tmod, _bfw_n
-
-
-def _bfw_p(*a, sep=' ', end='\n', file=None):
-    if file is not None:
-        print(*a, sep=sep, end=end, file=file)
-        return
-    t = _bfw_ID.get(_bfw_thr.get_ident())
-    name = _bfw_TH[t][0] if t in _bfw_TH else '?'
-    _bfw_tw(b'o', (name + '\x1f' + sep.join([str(v) for v in a]) + end).encode())
-
-
-def _bfw_ts(_bfw_n, _bfw_f, *a, **k):
-    # Start a belayfw thread; the board picks its id, unique across host connections.
-    global _bfw_N
-    if _bfw_thr is None:
-        raise OSError('no _thread')
-    _bfw_N += 1
-    t = _bfw_N
-    _bfw_TH[t] = [_bfw_n, 'running']
-    _bfw_thr.start_new_thread(_bfw_tm, (t, _bfw_f, a, k))
-    return t
-
-
-def _bfw_tm(t, f, a, k):
-    me = _bfw_thr.get_ident()
-    with _bfw_L:
-        _bfw_ID[me] = t
-    st = _bfw_TH[t]
-    err = None
-    try:
-        if t in _bfw_SR:
-            # Asked to stop before it ever ran: that is a stop, not a finish.
-            raise _bfw_Stop()
-        f(*a, **k)
-        st[1] = 'finished'
-    except _bfw_Stop:
-        st[1] = 'stopped'
-    except BaseException as e:
-        st[1] = 'failed'
-        err = e
-    with _bfw_L:
-        _bfw_SR.discard(t)
-        _bfw_ID.pop(me, None)
-    if err is not None:
-        s = _bfw_io.StringIO()
-        _bfw_sys.print_exception(err, s)
-        _bfw_tw(b'x', repr((t, type(err).__name__, str(err), s.getvalue())).encode())
-
-
-def _bfw_tstate(ts):
-    return {t: _bfw_TH[t][1] for t in ts if t in _bfw_TH}
-
-
-def _bfw_tstop(ts, ms):
-    # Ask threads to stop, then wait on the board (not the host) until they have.
-    with _bfw_L:
-        for t in ts:
-            if t in _bfw_TH and _bfw_TH[t][1] == 'running':
-                _bfw_SR.add(t)
-    end = _bfw_time.ticks_add(_bfw_time.ticks_ms(), ms)
-    while _bfw_time.ticks_diff(end, _bfw_time.ticks_ms()) > 0:
-        if not [t for t in ts if t in _bfw_TH and _bfw_TH[t][1] == 'running']:
-            break
-        _bfw_time.sleep_ms(1)
-    return _bfw_tstate(ts)
-
-
-def _bfw_tforget(ts):
-    for t in ts:
-        if t in _bfw_TH and _bfw_TH[t][1] != 'running':
-            del _bfw_TH[t]

@@ -1,7 +1,7 @@
 # belayfw board streams (MicroPython): generator windows and board-thread events.
-# Sent only to boards whose device class has a generator task or a @thread, after
-# runtime.py, into the same globals (it uses _bfw_time, _bfw_w, _bfw_tw, _bfw_ID,
-# _bfw_thr from there, at call time).
+# A runtime part (see runtime.py): sent with the code of a class that has a
+# generator task or a @thread, into the same globals. Its event functions use the
+# threads part (_bfw_tw, _bfw_ID, _bfw_thr), loaded for any class with a @thread.
 #
 # Generators: the host grants a window of n values (its credit); _bfw_gw runs the
 # generator for up to n values and sends them as ONE result, so a stream costs one
@@ -11,6 +11,12 @@
 # Events: emit(value) in a @thread body (rewritten to _bfw_e) writes frame
 # v = repr((thread id, value)); a thread started through _bfw_tr writes frame
 # f = repr((thread id, return value)) when its function returns.
+
+try:
+    _bfw_time
+except NameError:  # no threads part: the builtin module (or its stoppable stand-in)
+    import time as _bfw_time
+    _bfw_time = getattr(_bfw_time, '_bfw_real', _bfw_time)
 
 try:
     _bfw_G

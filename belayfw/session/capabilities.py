@@ -172,7 +172,8 @@ def detect(call: Any, board_id: str | None) -> DeviceCapabilities:
     link (round-trip time and throughput) for the performance profile.
     """
     try:
-        facts = call(f"{board_source('capabilities')}\n_bfw_c(_bfw_caps)")
+        # The function is taken out of the board's globals as it is called: it leaves nothing.
+        facts = call(f"{board_source('capabilities')}\n_bfw_c(globals().pop('_bfw_caps'))")
         performance = _measure(call)
         return DeviceCapabilities(
             board_id=board_id,
