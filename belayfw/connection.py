@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from belayfw import codec
-from belayfw.board import board_source, part_key, source_hash
+from belayfw.board import PARTS, board_source, part_key, source_hash
 from belayfw.errors import CommandError, ConfigurationError, DeviceError, ProtocolError
 from belayfw.protocol import CONTROL_BYTES, RAW_PASTE_THRESHOLD, LinkStats, RawRepl
 from belayfw.response import FrameSink, OutputSink, Response
@@ -41,6 +41,8 @@ class DeployItem(NamedTuple):
 
 def part_item(name: str) -> DeployItem:
     """Runtime part ``board/<name>.py`` as a piece of board code, run at global scope."""
+    if name not in PARTS:
+        raise ConfigurationError(f"no runtime part {name!r}; the parts are {', '.join(PARTS)}")
     source = board_source(name)
     return DeployItem(part_key(name), source_hash(source), "f", source)
 

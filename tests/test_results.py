@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from belayfw import Device, DeviceError, EmulatorBoard, setup, task, thread
+from belayfw import ConfigurationError, Device, DeviceError, EmulatorBoard, setup, task, thread
 from belayfw.transports.base import Transport
 
 #: Issue 8: belayfw's own board code holds at most this much heap after gc on pico.
@@ -192,3 +192,14 @@ def test_thread_generator_and_setup_parts_load_only_for_classes_that_use_them(ou
         assert device.add(1, 2) == 3
         held = device.eval("[n for n in globals() if n in ('_bfw_ts', '_bfw_gs', '_bfw_su')]")
     assert held == []
+
+
+def test_a_part_required_at_run_time_is_sent_once(output) -> None:
+    with OneTask("emulator:pico", output=output) as device:
+        link = device._link
+        assert device.eval("'_bfw_gw' in globals()") is False
+        assert link.require("streams") > 0
+        assert link.require("streams") == 0  # held: nothing sent, no round trip
+        assert device.eval("'_bfw_gw' in globals()") is True
+        with pytest.raises(ConfigurationError, match="the parts are"):
+            link.require("no-such-part")
