@@ -27,6 +27,15 @@ RESYNC_SECONDS = 5.0
 HOST_INTERRUPT_GRACE_SECONDS = 0.1
 
 
+def ping_command(token: int, call_id: int) -> bytes:
+    """Board code that prints the frame ``\\x02<token>r<call_id>:None\\x03`` and nothing else.
+
+    Numbers only: the format string is the same every time, so the board interns
+    nothing new for it.
+    """
+    return b"print(end='\\x02%%08xr%%d:None\\x03'%%(%d,%d))" % (token, call_id)
+
+
 class InStep:
     """Resynchronisation after an incomplete exchange, the host Ctrl-C path, and the
     errors for a board that left the protocol (it reset, or never acknowledged)."""
@@ -63,11 +72,10 @@ class InStep:
         """
         call_id = self.next_call_id()
         token = int(self.parser.token[1:], 16)
-        ping = b"print(end='\\x02%%08xr%%d:None\\x03'%%(%d,%d))" % (token, call_id)
         prefix = b"\x03\x01" if self.transport.interrupt_on_entry else b"\x01"
         self.parser.begin_sync(call_id)
         dropped = self.parser.discarded
-        self._write(prefix + ping + b"\x04")
+        self._write(prefix + ping_command(token, call_id) + b"\x04")
         self.round_trips += 1
         limit = time.monotonic() + RESYNC_SECONDS
         try:

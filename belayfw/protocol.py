@@ -5,9 +5,10 @@ mode (small) or raw-paste mode with flow control (large), reads in bulk with a
 deadline on every read, and interrupts the board when a command's timeout
 passes. Between commands an idle drainer keeps reading, so board threads never
 stall on a full buffer and their output reaches the host as it is printed.
-Raw-paste sending (:mod:`belayfw.raw_paste`), the idle drainer
-(:mod:`belayfw.drainer`) and resynchronisation after an incomplete exchange
-(:mod:`belayfw.in_step`) live in their own modules, as parts of :class:`RawRepl`.
+Entering raw REPL (:mod:`belayfw.entry`), raw-paste sending
+(:mod:`belayfw.raw_paste`), the idle drainer (:mod:`belayfw.drainer`) and
+resynchronisation after an incomplete exchange (:mod:`belayfw.in_step`) live in
+their own modules, as parts of :class:`RawRepl`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from collections.abc import Iterator
 from pydantic import BaseModel, ConfigDict
 
 from belayfw.drainer import IdleDrainer
+from belayfw.entry import RawReplEntry
 from belayfw.errors import (
     BelayError,
     BoardReset,
@@ -61,7 +63,6 @@ INTERRUPT_GRACE_SECONDS = 1.0
 INTERRUPT_ATTEMPTS = 3
 #: Reads never wait longer than this, so deadlines and closing are noticed.
 _READ_SLICE_SECONDS = 0.5
-_ENTRY_RETRY_SECONDS = 1.0
 #: A reply that ends with no result (\x04, \x04, prompt) is taken as ended once
 #: nothing has followed its prompt for this long; more output means board code
 #: printed those bytes itself.
@@ -85,7 +86,7 @@ class LinkStats(BaseModel):
     round_trips: int
 
 
-class RawRepl(RawPaste, IdleDrainer, InStep):
+class RawRepl(RawReplEntry, RawPaste, IdleDrainer, InStep):
     """A raw-REPL session on one transport; safe to share between host threads."""
 
     def __init__(
@@ -127,58 +128,6 @@ class RawRepl(RawPaste, IdleDrainer, InStep):
         self._call_ids = itertools.count(secrets.randbelow(1 << 24) + 1)
 
     # -- lifecycle ----------------------------------------------------------------------
-
-    def enter(self, timeout: float = 5.0) -> None:
-        """Enter raw REPL: interrupt what runs (where safe), tolerate banners and noise."""
-        deadline = time.monotonic() + timeout
-        seen = bytearray()
-        transport = self.transport
-        requests = 0
-        while True:
-            if transport.interrupt_on_entry:
-                self._write(b"\r\x03\x03")
-            self._write(b"\x01")
-            requests += 1
-            retry_at = min(deadline, time.monotonic() + _ENTRY_RETRY_SECONDS)
-            while time.monotonic() < retry_at:
-                try:
-                    seen += self._read(retry_at)
-                except DeviceDisconnected as exc:
-                    said = f"; before that it printed {preview(seen)}" if seen else ""
-                    raise type(exc)(f"{exc.args[0]}{said}") from None
-                index = seen.find(RAW_REPL_BANNER)
-                if index >= 0:
-                    if index:
-                        log.debug(
-                            "%s: before raw REPL: %r", transport.description, bytes(seen[:index])
-                        )
-                    after = seen[index + len(RAW_REPL_BANNER) :]
-                    rest = self._skip_banners(after, requests - 1, deadline)
-                    if rest:
-                        self.parser.feed(rest)
-                    return
-            if time.monotonic() >= deadline:
-                raise ProtocolError(
-                    f"{transport.description} did not enter raw REPL within {timeout:.1f} s; "
-                    f"it sent {preview(seen)}"
-                )
-
-    def _skip_banners(self, data: bytearray, count: int, deadline: float) -> bytes:
-        """Read past the banners answering the repeated Ctrl-A's of a slow entry.
-
-        A board slow to start (a loaded host) answers every Ctrl-A it was sent
-        with a banner; left in the stream, a later one would read as a reset.
-        """
-        while count > 0:
-            index = data.find(RAW_REPL_BANNER)
-            if index >= 0:
-                del data[: index + len(RAW_REPL_BANNER)]
-                count -= 1
-            elif time.monotonic() >= deadline:
-                break  # those Ctrl-A's were lost (a board still booting): none will come
-            else:
-                data += self._read(deadline)
-        return bytes(data)
 
     def close(self) -> None:
         """Stop the drainer and close the transport."""

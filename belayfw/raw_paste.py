@@ -85,19 +85,22 @@ class RawPaste:
         banner. ``R\\x01`` accepts and is followed by the 16-bit window, which the
         board writes separately, so a thread's print may sit between them: the
         window is the first plausible pair after it, and what lies between is
-        handed back as output by :meth:`_send_raw_paste`.
+        handed back as output by :meth:`_send_raw_paste`. The first answer in
+        the stream counts: a banner after an acceptance is no refusal.
         """
-        for refusal in (b"R\x00", RAW_REPL_BANNER):
-            found = data.find(refusal)
-            if found >= 0:
-                return found, len(refusal)
+        refusals = [
+            (found, len(refusal))
+            for refusal in (b"R\x00", RAW_REPL_BANNER)
+            if (found := data.find(refusal)) >= 0
+        ]
+        refused = min(refusals, default=(-1, 0))
         accepted = data.find(b"R\x01")
-        if accepted < 0:
-            return -1, 0
+        if accepted < 0 or 0 <= refused[0] < accepted:
+            return refused
         for index in range(accepted + 2, len(data) - 1):
             if _plausible_window(data[index : index + 2]):
                 return accepted, index + 2 - accepted
-        return -1, 0
+        return -1, 0  # accepted; the window is still on its way
 
     def _read_until_reply(
         self, locate: Callable[[bytearray], tuple[int, int]], what: str

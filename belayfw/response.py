@@ -104,7 +104,9 @@ class ResponseParser:
         self._recent = bytearray()  # the last output bytes, to spot a boot banner
         self._unacknowledged = 0  # output bytes read while awaiting the command's OK
         self._held: list[bytes] = []  # ... beyond what is forwarded at once
-        self.garbage_preview = b""  # the start of what came instead of an OK
+        #: The start of what came while awaiting the command's OK (all of it, forwarded
+        #: or held): what the board sent instead, when the OK never comes.
+        self.garbage_preview = b""
         #: When the current command's OK arrived (monotonic seconds), once it has.
         self.ok_at: float | None = None
 
@@ -346,6 +348,8 @@ class ResponseParser:
         self._watch_for_boot(chunk)
         if phase is Phase.AWAIT_OK:
             self._unacknowledged += len(chunk)
+            if len(self.garbage_preview) < _GARBAGE_PREVIEW_BYTES:
+                self.garbage_preview += chunk[: _GARBAGE_PREVIEW_BYTES - len(self.garbage_preview)]
             if self._unacknowledged > FORWARD_BEFORE_OK:
                 self._hold(chunk)  # maybe not output at all: no bulk garbage on stdout
                 return
@@ -381,8 +385,6 @@ class ResponseParser:
             del recent[:-_RECENT_BYTES]
 
     def _hold(self, chunk: bytes) -> None:
-        if not self.garbage_preview:
-            self.garbage_preview = chunk[:80]
         if sum(map(len, self._held)) < HOLD_BEFORE_OK:
             self._held.append(chunk)
 
@@ -479,6 +481,8 @@ _RESULT_TAG_BYTES = tuple(tag.encode() for tag in sorted(RESULT_TAGS))
 #: held until the OK comes (a board that never sends one sent garbage, not output).
 FORWARD_BEFORE_OK = 4096
 HOLD_BEFORE_OK = 1 << 20
+#: How much of what came instead of an OK an error message shows.
+_GARBAGE_PREVIEW_BYTES = 80
 #: How much recent output is kept to recognise a boot banner.
 _RECENT_BYTES = 512
 

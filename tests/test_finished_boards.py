@@ -11,14 +11,21 @@ from __future__ import annotations
 
 import pytest
 
-from belayfw import CommandError, Device, DeviceDisconnected, DeviceError, ProtocolError, task
+from belayfw import (
+    CommandError,
+    Device,
+    DeviceDisconnected,
+    DeviceError,
+    ProtocolError,
+    entry,
+    task,
+)
 from belayfw import protocol as protocol_module
 from belayfw.protocol import RawRepl
 from belayfw.response import FORWARD_BEFORE_OK
-from belayfw.transports.scripted import AwaitWrite, ScriptedTransport
+from belayfw.transports.scripted import AwaitWrite, ScriptedTransport, Step, answer_entry
 
 TOKEN = b"\x02cafe0001"
-BANNER = b"raw REPL; CTRL-B to exit\r\n>"
 CALL = 7
 ESP32_BOOT = (
     b"\r\nets Jun  8 2016 00:22:57\r\nrst:0x1 (POWERON_RESET),boot:0x13\r\n"
@@ -30,8 +37,10 @@ ESP32_BOOT = (
 pytestmark = pytest.mark.timeout(60)
 
 
-def _repl(script: list[bytes | AwaitWrite], outputs: list[str]) -> RawRepl:
-    repl = RawRepl(ScriptedTransport([BANNER, *script]), token=TOKEN, on_output=outputs.append)
+def _repl(script: list[Step], outputs: list[str]) -> RawRepl:
+    repl = RawRepl(
+        ScriptedTransport([answer_entry, *script]), token=TOKEN, on_output=outputs.append
+    )
     repl.enter(timeout=10)
     return repl
 
@@ -115,7 +124,7 @@ def short_ack(mocker) -> None:
 @pytest.mark.parametrize("timeout", [None, 30.0])
 def test_endless_garbage_instead_of_an_answer(timeout: float | None) -> None:
     outputs: list[str] = []
-    transport = Babbler([BANNER])
+    transport = Babbler([answer_entry])
     repl = RawRepl(transport, token=TOKEN, on_output=outputs.append)
     repl.enter(timeout=10)
     with pytest.raises(ProtocolError, match=r"did not acknowledge .* bytes of something else"):
@@ -163,14 +172,22 @@ def test_argument_too_big_for_the_board_says_so_and_the_board_stays_usable(outpu
 
 
 def test_a_slow_entry_s_extra_banners_are_not_taken_for_a_reset(monkeypatch) -> None:
-    # A board slow to start (a loaded host) gets a second Ctrl-A and answers both.
-    monkeypatch.setattr(protocol_module, "_ENTRY_RETRY_SECONDS", 0.05)
+    # A board slow to start (a loaded host) gets a second entry attempt and answers both.
+    monkeypatch.setattr(entry, "ENTRY_RETRY_SECONDS", 0.05)
     reply = b"OK" + TOKEN + b"r%d:5\x03\x04\x04>" % CALL
     outputs: list[str] = []
-    transport = ScriptedTransport([AwaitWrite(2), BANNER, BANNER, AwaitWrite(), reply])
+    transport = ScriptedTransport(
+        [
+            AwaitWrite(2),
+            lambda _: answer_entry(transport.writes[0]),  # each attempt answered, in order
+            lambda _: answer_entry(transport.writes[1]),
+            AwaitWrite(),
+            reply,
+        ]
+    )
     repl = RawRepl(transport, token=TOKEN, on_output=outputs.append)
     repl.enter(timeout=10)
-    assert transport.writes.count(b"\x01") == 2
+    assert len(transport.writes) == 2
     response = repl.execute(b"_bfw_c(7,f)", call_id=CALL, timeout=None)
     assert (response.result_tag, response.result) == ("r", b"5")
     assert outputs == []

@@ -12,11 +12,10 @@ from hypothesis import strategies as st
 from belayfw import DeviceDisconnected, ProtocolError, TaskTimeout, protocol
 from belayfw.protocol import RawRepl
 from belayfw.response import ResponseParser
-from belayfw.transports.scripted import AwaitWrite, ScriptedTransport, Vanish
+from belayfw.transports.scripted import AwaitWrite, ScriptedTransport, Vanish, answer_entry
 from belayfw.transports.serial import SerialTransport
 
 TOKEN = b"\x02cafe0001"
-BANNER = b"raw REPL; CTRL-B to exit\r\n>"
 
 
 #: The id of the call the scripted replies answer.
@@ -36,11 +35,17 @@ def repl_for(script, outputs: list[str] | None = None) -> tuple[RawRepl, Scripte
 def test_entry_tolerates_banners_and_noise() -> None:
     outputs: list[str] = []
     repl, transport = repl_for(
-        [b"\x00garbage\xff MicroPython v1.2\r\n>>> ", b"\r\nraw REPL; CTRL-B", b" to exit\r\n>"],
+        [
+            b"\x00garbage\xff MicroPython v1.2\r\n>>> ",
+            lambda written: answer_entry(written)[:18],  # "\r\nraw REPL; CTRL-B" ...
+            lambda written: answer_entry(written)[18:],
+        ],
         outputs,
     )
     repl.enter(timeout=10)
-    assert transport.writes == [b"\x01"]  # no soft reset, no blind Ctrl-C on the emulator-like link
+    # No soft reset, no blind Ctrl-C on the emulator-like link: Ctrl-A and a ping.
+    assert len(transport.writes) == 1
+    assert transport.writes[0].startswith(b"\x01print(")
     assert outputs == []
 
 
@@ -51,14 +56,18 @@ def test_entry_without_banner_fails_with_what_was_seen() -> None:
 
 
 def test_real_board_gets_interrupted_before_entry() -> None:
-    repl, transport = repl_for([BANNER])
+    repl, transport = repl_for([answer_entry])
     transport.interrupt_on_entry = True
     repl.enter(timeout=10)
-    assert transport.writes == [b"\r\x03\x03", b"\x01"]
+    assert transport.writes[0] == b"\r\x03\x03"
+    assert transport.writes[1].startswith(b"\x01print(")
+    assert len(transport.writes) == 2
 
 
 def test_one_write_and_one_turnaround_per_command() -> None:
-    repl, transport = repl_for([BANNER, AwaitWrite(), b"OK" + frame("r", b"42") + b"\x04\x04>"])
+    repl, transport = repl_for(
+        [answer_entry, AwaitWrite(), b"OK" + frame("r", b"42") + b"\x04\x04>"]
+    )
     repl.enter(timeout=10)
     response = repl.execute(b"_bfw_c(lambda:(42\n))", call_id=CALL, timeout=10)
     assert (response.result_tag, response.result) == ("r", b"42")
@@ -67,7 +76,9 @@ def test_one_write_and_one_turnaround_per_command() -> None:
 
 
 def test_frame_cut_mid_way_then_port_vanishes() -> None:
-    repl, _ = repl_for([BANNER, AwaitWrite(), b"OK" + TOKEN + b"r[1, 2,", Vanish("USB unplugged")])
+    repl, _ = repl_for(
+        [answer_entry, AwaitWrite(), b"OK" + TOKEN + b"r[1, 2,", Vanish("USB unplugged")]
+    )
     repl.enter(timeout=10)
     with pytest.raises(DeviceDisconnected, match="USB unplugged"):
         repl.execute(b"x", call_id=CALL, timeout=10)
@@ -82,7 +93,7 @@ def short_grace(mocker) -> None:
 
 @pytest.mark.usefixtures("short_grace")
 def test_running_board_that_ignores_interrupts_is_given_up() -> None:
-    repl, transport = repl_for([BANNER, AwaitWrite(), b"OK" + frame("s", b"")])
+    repl, transport = repl_for([answer_entry, AwaitWrite(), b"OK" + frame("s", b"")])
     repl.enter(timeout=10)
     with pytest.raises(TaskTimeout, match=r"after 3 tries \(3 interrupts sent\)"):
         repl.execute(b"stuck()", call_id=CALL, timeout=0.05)
@@ -95,7 +106,7 @@ def test_running_board_that_ignores_interrupts_is_given_up() -> None:
 @pytest.mark.usefixtures("short_grace")
 def test_code_that_has_not_started_is_never_interrupted() -> None:
     # Still compiling (no "started" frame): an interrupt would kill a unix-port board.
-    repl, transport = repl_for([BANNER, AwaitWrite(), b"OK"])
+    repl, transport = repl_for([answer_entry, AwaitWrite(), b"OK"])
     repl.enter(timeout=10)
     with pytest.raises(TaskTimeout, match=r"0 interrupts sent"):
         repl.execute(b"huge()", call_id=CALL, timeout=0.05)

@@ -24,7 +24,7 @@ from belayfw import (
     teardown,
 )
 from belayfw.protocol import RAW_REPL_BANNER, RawRepl
-from belayfw.transports.scripted import AwaitWrite, ScriptedTransport
+from belayfw.transports.scripted import AwaitWrite, ScriptedTransport, answer_entry
 
 from .conftest import wait_until
 
@@ -177,7 +177,7 @@ def test_board_without_raw_paste_falls_back_to_plain_raw() -> None:
     token = b"\x02feed0001"
     reply = b"OK" + token + b"s3:\x03" + token + b"r3:None\x03\x04\x04>"
     transport = ScriptedTransport(
-        [RAW_REPL_BANNER, AwaitWrite(), RAW_REPL_BANNER, AwaitWrite(), reply]
+        [answer_entry, AwaitWrite(), RAW_REPL_BANNER, AwaitWrite(), reply]
     )
     repl = RawRepl(transport, token=token, on_output=lambda text: None)
     repl.enter(timeout=10)

@@ -3,10 +3,12 @@
 The client's bytes reach the board's own pseudo-terminal unchanged, so a
 Ctrl-C is an ordinary key while the board waits for input, as on a board's
 UART. While code runs, a Ctrl-C becomes SIGINT: the terminal does that itself
-for code sent in raw REPL, but code sent in raw-paste mode runs with the
-terminal still raw, where the byte would be ignored and only a signal stops
-it. "Runs" means the client ended a command (Ctrl-D) and the board has not
-yet shown its raw-REPL prompt (``\x04>``) since. Where a
+for code sent in raw REPL, exactly while the code runs. Code sent in raw-paste
+mode runs with the terminal still raw, where the byte would be ignored, so
+while such code runs this board sends the signal itself. "Runs" means the
+client ended a command (Ctrl-D) and the board has not yet shown its raw-REPL
+prompt (``\x04>``) since; that can be stale by a moment, and the unix port
+exits on a signal that finds it idle, so only raw-paste code gets one. Where a
 board soft-resets (Ctrl-D at an empty REPL line) the unix port exits: this
 board restarts it on the same files, prints ``MPY: soft reboot`` and, if the
 client was in raw REPL, brings the new process into raw REPL too, which is
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 
 SOFT_REBOOT = b"MPY: soft reboot\r\n"
 ENTER_RAW, EXIT_RAW = b"\x01", b"\x02"
+RAW_PASTE_REQUEST = b"\x05A\x01"
 CTRL_C, END_OF_COMMAND = b"\x03", b"\x04"
 #: What the raw REPL prints when a command has finished and it waits for the next.
 COMMAND_DONE = b"\x04>"
@@ -45,6 +48,8 @@ class ExportedBoard:
         self.reboots = 0
         self._raw_mode = False  # the client's last mode switch: Ctrl-A raw, Ctrl-B friendly
         self._running = False  # a command was sent and its prompt has not come back yet
+        self._pasting = False  # ... in raw-paste mode (the client asked for it)
+        self._input_tail = b""  # the last client bytes, for a request split across reads
         self._tail = b""  # the last byte of output, for a prompt split across reads
         self._lock = threading.Lock()
 
@@ -59,9 +64,10 @@ class ExportedBoard:
             self._track_mode(data)
             try:
                 for piece in _split_keeping(data, CTRL_C):
-                    if piece == CTRL_C and self._running:
+                    if piece == CTRL_C and self._running and self._pasting:
                         self.transport.interrupt()  # a signal: see the module docstring
                         continue
+                    self._track_paste(piece)
                     if END_OF_COMMAND in piece:
                         self._running = True
                     self.transport.write(piece)
@@ -74,12 +80,12 @@ class ExportedBoard:
             data = self.transport.read(deadline)
         except DeviceDisconnected as ended:
             with self._lock:
-                self._running = False
+                self._running = self._pasting = False
                 return self._reboot(ended)
         if data:
             with self._lock:
                 if COMMAND_DONE in self._tail + data:
-                    self._running = False
+                    self._running = self._pasting = False
                 self._tail = data[-1:]
         return data
 
@@ -93,6 +99,14 @@ class ExportedBoard:
         raw_at, friendly_at = data.rfind(ENTER_RAW), data.rfind(EXIT_RAW)
         if raw_at != friendly_at:  # both -1 means no switch
             self._raw_mode = raw_at > friendly_at
+
+    def _track_paste(self, piece: bytes) -> None:
+        if piece == CTRL_C:
+            return
+        recent = self._input_tail + piece
+        if RAW_PASTE_REQUEST in recent:
+            self._pasting = True
+        self._input_tail = recent[-(len(RAW_PASTE_REQUEST) - 1) :]
 
     def _reboot(self, ended: DeviceDisconnected) -> bytes:
         """Start the board again; return what a board prints when it soft-resets."""

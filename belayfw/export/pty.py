@@ -48,7 +48,8 @@ class PtyExport:
         poller.register(board_fd, select.POLLIN)
         poller.register(self._wake_r, select.POLLIN)
         while not self._stop.is_set():
-            for fd, _ in poller.poll():
+            # The board's output first: it may end the command a client's Ctrl-C is for.
+            for fd, _ in sorted(poller.poll(), key=lambda event: event[0] != board_fd):
                 if fd == self._master:
                     self._from_client()
                 elif fd == board_fd:

@@ -9,6 +9,7 @@ cut frames, garbage, or a port that vanishes mid-call::
 
 from __future__ import annotations
 
+import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -33,6 +34,23 @@ class AwaitWrite:
 
 
 Step = bytes | Vanish | AwaitWrite | Callable[[bytes], bytes]
+
+#: The ping belayfw sends to enter raw REPL and resynchronise: frame token, call id.
+_PING = re.compile(rb"print\(end='\\x02%08xr%d:None\\x03'%\((\d+),(\d+)\)\)\x04")
+_BANNER = b"raw REPL; CTRL-B to exit\r\n>"
+
+
+def answer_entry(written: bytes) -> bytes:
+    """A script step: what a board in raw REPL answers to belayfw's entry ``written``.
+
+    The banner for its Ctrl-A, then the frame its ping prints and the end of the
+    command. Use it as the first step of a script: ``ScriptedTransport([answer_entry, ...])``.
+    """
+    found = _PING.search(written)
+    if found is None:
+        return _BANNER  # not an entry (an old script): the banner alone
+    token, call_id = int(found[1]), int(found[2])
+    return _BANNER + b"OK\x02%08xr%d:None\x03\x04\x04>" % (token, call_id)
 
 
 class ScriptedTransport:
