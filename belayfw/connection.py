@@ -153,14 +153,26 @@ class Connection:
         try:
             return self._decode(response)
         except DeviceError as error:
-            if error.type_name != "MemoryError" or len(command) <= INPUT_LIMIT_FLOOR:
+            if (
+                error.type_name != "MemoryError"
+                or _RESULT_TOO_BIG in error.message
+                or "heap is locked" in error.message  # not short of memory: see recovery
+            ):
                 raise
+            if len(command) <= INPUT_LIMIT_FLOOR:
+                hint = (
+                    "the board ran out of memory; if the code builds a large result, "
+                    "return less per call, or make the task a generator that yields "
+                    "the values to stream them"
+                )
+            else:
+                hint = (
+                    f"this call is {len(command):,} bytes as board source: its arguments "
+                    "may be too big for the board; pass smaller ones, or send the data "
+                    "in pieces"
+                )
             raise DeviceError(
-                "MemoryError",
-                f"{error.message} (this call is {len(command):,} bytes as board source: its "
-                "arguments may be too big for the board; pass smaller ones, or send the "
-                "data in pieces)",
-                error.board_traceback,
+                "MemoryError", f"{error.message} ({hint})", error.board_traceback
             ) from None
 
     def evaluate(self, expression: str, *, timeout: float | None = None) -> Any:
@@ -253,6 +265,9 @@ class Connection:
             raise DeviceError("KeyboardInterrupt", "the board code was interrupted")
         raise _unframed_failure(response, self.transport.description)
 
+
+#: How the board's own message for a result it cannot write begins (board/runtime.py).
+_RESULT_TOO_BIG = "the result does not fit"
 
 #: Commands up to this size are always sent: every board takes them in.
 INPUT_LIMIT_FLOOR = 4096

@@ -203,3 +203,14 @@ def test_a_part_required_at_run_time_is_sent_once(output) -> None:
         assert device.eval("'_bfw_gw' in globals()") is True
         with pytest.raises(ConfigurationError, match="the parts are"):
             link.require("no-such-part")
+
+
+@pytest.mark.timeout(120)
+def test_a_task_that_runs_out_of_memory_building_its_result_is_told_what_to_do(output) -> None:
+    with Results("emulator:pico", output=output) as device:
+        with pytest.raises(DeviceError) as caught:
+            device.floats(200_000)
+        assert caught.value.type_name == "MemoryError"
+        assert "memory allocation failed" in caught.value.message  # the board's own words
+        assert "generator" in caught.value.message
+        assert device.add(2, 2) == 4

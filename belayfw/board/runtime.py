@@ -5,7 +5,7 @@
 #
 # Kept small on purpose (at most 8 KB of heap after gc on a pico-sized board):
 # what only some classes use lives in parts (board/threads.py,
-# board/generators.py, board/setups.py), sent with a class's code when it needs
+# board/streams.py, board/setups.py), sent with a class's code when it needs
 # them (see belayfw/board/__init__.py: PARTS) and recorded in _bfw_H under
 # 'part:<name>'. A part runs at global scope and may use every name here.
 #
