@@ -23,6 +23,7 @@ RATIO = re.compile(r"\d+\.\d+x$", re.MULTILINE)
         ("fs.py", ["--repeats", "1", "--links", "pty"], 5),
         ("sleeps.py", ["--rounds", "2", "--calls", "20"], 4),
         ("virtual_hardware.py", ["--rounds", "2", "--calls", "10"], 2),
+        ("resets.py", ["--rounds", "1"], 3),
     ],
 )
 @pytest.mark.timeout(600)  # a hang guard: a loaded machine makes these runs long, not wrong
