@@ -104,6 +104,9 @@ def test_machine_has_the_ports_system_functions(logger: Logger, profile: str) ->
     logger.exec("machine.idle(); machine.lightsleep(1)")
     logger.exec("rtc = machine.RTC(); rtc.datetime((2030, 1, 2, 2, 3, 4, 5, 0))")
     assert logger.eval("rtc.datetime()[:5]") == (2030, 1, 2, 2, 3)
+    logger.exec("led = machine.Signal(machine.Pin(5, machine.Pin.OUT), invert=True); led.on()")
+    assert logger.eval("(led.value(), machine.Pin(5).value())") == (1, 0)
+    assert logger.eval("machine.time_pulse_us(machine.Pin(5), 1, 1000)") == -2
     if profile == "esp32":
         assert logger.eval("machine.wake_reason()") == 0
     else:

@@ -93,6 +93,44 @@ def enable_irq(state=0):
     _irq_off = state
 
 
+class Signal:
+    # A pin seen through its active level: Signal(pin, invert=True) is on when the pin is low.
+    def __init__(self, pin, *args, invert=False, **kwargs):
+        if not hasattr(pin, 'value'):
+            import machine
+            pin = machine.Pin(pin, *args, **kwargs)
+        self._pin = pin
+        self._invert = 1 if invert else 0
+
+    def value(self, v=None):
+        if v is None:
+            return self._pin.value() ^ self._invert
+        self._pin.value((1 if v else 0) ^ self._invert)
+
+    def __call__(self, v=None):
+        return self.value(v)
+
+    def on(self):
+        self.value(1)
+
+    def off(self):
+        self.value(0)
+
+
+def time_pulse_us(pin, pulse_level, timeout_us=1000000):
+    # Waits for the pin to reach pulse_level, then times it there: -2 if it never
+    # came, -1 if it did not end within timeout_us.
+    start = _time.ticks_us()
+    while pin.value() != pulse_level:
+        if _time.ticks_diff(_time.ticks_us(), start) >= timeout_us:
+            return -2
+    start = _time.ticks_us()
+    while pin.value() == pulse_level:
+        if _time.ticks_diff(_time.ticks_us(), start) >= timeout_us:
+            return -1
+    return _time.ticks_diff(_time.ticks_us(), start)
+
+
 class WDT:
     # Once started it cannot be stopped; not fed within the timeout, the board resets.
     def __init__(self, id=0, timeout=5000):
