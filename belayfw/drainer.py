@@ -55,7 +55,8 @@ class IdleDrainer:
         While the host keeps calling, this thread stays asleep (it wakes once per
         quiet period to check), so it costs the hot path nothing; once no command
         has run for ``DRAIN_QUIET_SECONDS`` it waits on the descriptor and
-        forwards whatever board threads print.
+        forwards whatever board threads print or emit, reading on without a
+        pause while they keep writing.
         """
         fd = self.transport.fileno()
         poller = None
@@ -63,13 +64,22 @@ class IdleDrainer:
             poller = select.poll()
             poller.register(fd, select.POLLIN)
             poller.register(self._wake_r, select.POLLIN)
+        generation = self._generation
+        flowing = False  # the last read brought data, and no command has run since
         try:
             while True:
-                generation = self._generation
-                if self._stop.wait(DRAIN_QUIET_SECONDS):
-                    return
-                if self._generation != generation:
-                    continue  # busy: stay out of the way
+                if flowing and self._generation == generation:
+                    # Board threads are writing (events, output): read on at once,
+                    # or a thread that writes fast stalls on a full link.
+                    if self._stop.is_set():
+                        return
+                else:
+                    generation = self._generation
+                    if self._stop.wait(DRAIN_QUIET_SECONDS):
+                        return
+                    if self._generation != generation:
+                        continue  # busy: stay out of the way
+                flowing = False
                 if poller is not None:
                     events = poller.poll()
                     if self._stop.is_set() or any(ready == self._wake_r for ready, _ in events):
@@ -91,6 +101,7 @@ class IdleDrainer:
                         continue
                     if data:
                         self.parser.feed(data)
+                        flowing = True
                 finally:
                     self._lock.release()
         except DeviceDisconnected as exc:

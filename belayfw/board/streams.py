@@ -7,6 +7,7 @@
 # generator for up to n values and sends them as ONE result, so a stream costs one
 # turnaround per window, not per value. A window also ends once ms milliseconds
 # have passed and it holds a value, so a slow generator's values are not held back.
+# A window is [more, values]: a list, whose repr the host reads as JSON when it can.
 #
 # Events: emit(value) in a @thread body (rewritten to _bfw_e) writes frame
 # v = repr((thread id, value)); a thread started through _bfw_tr writes frame
@@ -44,13 +45,13 @@ def _bfw_gw(i, n, ms):
                 break
     except StopIteration:
         del _bfw_G[i]
-        return (0, out)
+        return [0, out]
     except BaseException as e:
         del _bfw_G[i]
         if not out or isinstance(e, KeyboardInterrupt):
             raise
         _bfw_G[i] = e  # the values first, then the error
-    return (1, out)
+    return [1, out]
 
 
 def _bfw_gx(i):
