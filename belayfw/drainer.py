@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 #: The idle drainer starts reading once no command has run for this long.
 DRAIN_QUIET_SECONDS = 0.02
+#: ... and pauses this long between reads while board threads keep writing.
+FLOWING_PAUSE_SECONDS = 0.001
 
 
 class IdleDrainer:
@@ -69,10 +71,13 @@ class IdleDrainer:
         try:
             while True:
                 if flowing and self._generation == generation:
-                    # Board threads are writing (events, output): read on at once,
-                    # or a thread that writes fast stalls on a full link.
-                    if self._stop.is_set():
+                    # Board threads are writing (events, output): read on almost at
+                    # once, or a thread that writes fast stalls on a full link. The
+                    # short pause lets a command that waits for the link take it.
+                    if self._stop.wait(FLOWING_PAUSE_SECONDS):
                         return
+                    if self._generation != generation:
+                        continue
                 else:
                     generation = self._generation
                     if self._stop.wait(DRAIN_QUIET_SECONDS):
