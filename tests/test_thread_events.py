@@ -53,6 +53,15 @@ class Sensor(Device):
         emit(object())
         emit(2)
 
+    @thread
+    def burst(n):
+        import time
+
+        while not go:
+            time.sleep_ms(1)
+        for i in range(n):
+            emit(i)
+
     @task
     def add(a, b):
         return a + b
@@ -137,6 +146,17 @@ def test_a_full_queue_drops_the_oldest_and_counts_them() -> None:
     events.mark_ended()
     assert list(events) == [2, 3, 4]
     assert events.dropped == 2
+
+
+def test_a_full_queue_on_a_real_board_keeps_the_newest(sensor: Sensor) -> None:
+    sensor.exec("go = False")
+    handle = sensor.burst(50)
+    handle.events.maxsize = 10
+    sensor.exec("go = True")
+    assert handle.join(30)
+    assert list(handle.events) == list(range(40, 50))
+    assert handle.events.dropped == 40
+    assert sensor.add(1, 1) == 2
 
 
 @pytest.mark.timeout(120)
