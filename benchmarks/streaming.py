@@ -124,7 +124,8 @@ def main() -> None:
         f"generator of small ints, {args.values:,} values (belay: {args.belay_values:,}), "
         f"emulator (unix profile), median of {args.repeats}; values/s"
     )
-    print(f"{'link':16} {'stream':>10} {'list':>11} {'belay 0.30.1':>13} {'events':>10} {'ratio':>9}")
+    heads = ("stream", 10), ("list", 11), ("belay 0.30.1", 13), ("events", 10), ("ratio", 9)
+    print(f"{'link':16}", *(f"{head:>{width}}" for head, width in heads))
     measured: dict[str, float] = {}
     for label, delay in links:
         relay = None if delay is None else DelayedLink(delay)
