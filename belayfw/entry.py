@@ -60,6 +60,7 @@ class RawReplEntry:
         nonce = secrets.randbits(32)  # the ping's frames: no board code prints these
         parser.token = b"\x02%08x" % nonce
         seen = bytearray()
+        entered = False  # a raw-REPL banner came, for the error message
         try:
             attempt = self._send_attempt(nonce)
             while not parser.done:
@@ -69,8 +70,7 @@ class RawReplEntry:
                     now = attempt.sent_at
                 if now >= deadline:
                     raise ProtocolError(
-                        f"{self.transport.description} did not enter raw REPL within "
-                        f"{timeout:.1f} s; it sent {preview(seen)}"
+                        _entry_failure(self.transport.description, timeout, seen, entered)
                     )
                 wait = attempt.next_check() if parser.phase is Phase.SYNC else deadline
                 try:
@@ -82,11 +82,12 @@ class RawReplEntry:
                     seen += data
                     del seen[:-_SEEN_BYTES]
                     attempt.heard(data)
+                    entered = entered or attempt.banner
                     parser.feed(data)
             parser.finish()
         finally:
             parser.token = token
-        log.debug("%s: in raw REPL; dropped %d bytes", self.transport.description, len(seen))
+        log.debug("%s: in raw REPL, in step", self.transport.description)
 
     def _send_attempt(self, nonce: int) -> _Attempt:
         """Stop running code (where safe), switch to raw REPL and ping, with a fresh id."""
@@ -97,6 +98,16 @@ class RawReplEntry:
         self.parser.begin_sync(call_id)
         self._write(b"\x01" + ping_command(nonce, call_id) + b"\x04")
         return _Attempt(time.monotonic())
+
+
+def _entry_failure(where: str, timeout: float, seen: bytearray, entered: bool) -> str:
+    if entered:
+        # In raw REPL, but the ping never printed its frame (no memory left, say).
+        return (
+            f"{where} entered raw REPL but did not run belayfw's check within "
+            f"{timeout:.1f} s; it sent {preview(seen)}"
+        )
+    return f"{where} did not enter raw REPL within {timeout:.1f} s; it sent {preview(seen)}"
 
 
 class _Attempt:

@@ -166,3 +166,11 @@ def test_a_ctrl_c_just_after_the_code_ended_leaves_the_served_board_alone() -> N
         assert board.reboots == 0
     finally:
         board.close()
+
+
+def test_a_board_in_raw_repl_that_cannot_run_the_check_says_so() -> None:
+    traceback = b"OK\x04Traceback (most recent call last):\r\nMemoryError: \r\n\x04>"
+    transport = ScriptedTransport([RAW_REPL_BANNER + traceback])
+    repl = RawRepl(transport, token=b"\x02cafe0001", on_output=lambda text: None)
+    with pytest.raises(ProtocolError, match=r"entered raw REPL but did not run .*MemoryError"):
+        repl.enter(timeout=0.5)
