@@ -203,3 +203,23 @@ def test_a_retried_task_runs_again_on_the_board_that_reset() -> None:
     with Resetter("emulator:esp32", output=lambda text: None, manager=SessionManager()) as dev:
         # The retry finds the file the first run wrote: the same flash, not a new board.
         assert dev.reset_once() == 2  # HARD_RESET
+
+
+@pytest.mark.timeout(120)
+def test_disable_irq_holds_pin_irqs_until_enable_irq() -> None:
+    with Device("emulator:pico", output=lambda text: None, manager=SessionManager()) as dev:
+        hw = dev.hardware
+        hw.pin(14).drive(1)
+        dev.exec(
+            "import machine\n"
+            "hits = []\n"
+            "button = machine.Pin(14, machine.Pin.IN)\n"
+            "button.irq(lambda pin: hits.append(pin.value()), machine.Pin.IRQ_FALLING)\n"
+            "state = machine.disable_irq()\n"
+        )
+        hw.pin(14).drive(0)
+        assert dev.eval("hits") == []
+        dev.exec("machine.enable_irq(state)")
+        assert dev.eval("hits") == [0]
+        hw.pin(14).pulse(1)
+        assert dev.eval("hits") == [0, 0]

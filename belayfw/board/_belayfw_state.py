@@ -25,6 +25,8 @@ chan = None  # the side channel, a socket inherited as a file descriptor
 _poller = None
 _wire_lock = _thread.allocate_lock()
 _wiring = None  # the thread loading the service right now
+irq_off = 0  # machine.disable_irq() depth: IRQs wait in `pending` while it is not 0
+pending = []  # (handler, Pin) held back by disable_irq, run by enable_irq
 
 
 def wire():
@@ -102,4 +104,7 @@ def changed(pid, before, by_board):
         event(['pin', pid, after, time.time_ns()])
     irq = irqs.get(pid)
     if irq is not None and irq[1 if after else 2]:
-        irq[0](irq[3])
+        if irq_off:
+            pending.append((irq[0], irq[3]))
+        else:
+            irq[0](irq[3])

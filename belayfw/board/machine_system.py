@@ -11,6 +11,7 @@
 import os as _os
 import sys as _sys
 import time as _time
+import _belayfw_state as _hw
 
 _platform = _os.getenv('BELAYFW_PLATFORM') or 'linux'
 
@@ -27,7 +28,6 @@ else:
     _causes = {'PWRON': 1, 'HARD': 3, 'WDT': 3, 'DEEPSLEEP': 1, 'SOFT': 1}
 
 _freq = 160000000 if _platform == 'esp32' else 125000000
-_irq_off = 0
 _rtc_offset = 0
 
 
@@ -83,14 +83,16 @@ def deepsleep(time_ms=None):
 
 
 def disable_irq():
-    global _irq_off
-    _irq_off += 1
-    return _irq_off - 1
+    # Pin IRQs that fire meanwhile wait, and run when enable_irq lets them (as on a board).
+    _hw.irq_off += 1
+    return _hw.irq_off - 1
 
 
 def enable_irq(state=0):
-    global _irq_off
-    _irq_off = state
+    _hw.irq_off = state
+    while not _hw.irq_off and _hw.pending:
+        handler, pin = _hw.pending.pop(0)
+        handler(pin)
 
 
 class Signal:
