@@ -15,7 +15,7 @@ from belayfw.decorators import BoardMethod, TaskOptions
 from belayfw.errors import BelayError, BoardReset, CircuitOpen, DeviceDisconnected
 from belayfw.executors.base import BoardCaller, call_arguments, call_command
 from belayfw.recovery import backoff_delay
-from belayfw.streams import BoardStream
+from belayfw.streams import AbandonedStreams, BoardStream
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +33,13 @@ class TaskExecutor:
         self._cache: dict[str, tuple[Any, float | None]] = {}
         self._cache_lock = threading.Lock()
         self._generator_ids = itertools.count(1)
+        self._abandoned = AbandonedStreams(device)
 
     def call(self, method: BoardMethod, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         options = method.options
         assert isinstance(options, TaskOptions)
         arguments = call_arguments(method, args, kwargs)
+        self._abandoned.close_all()
         if inspect.isgeneratorfunction(method.function):
             return self._stream(method, options, arguments)
         command = call_command(method.board_name, arguments=arguments)
@@ -110,7 +112,7 @@ class TaskExecutor:
         stream_id = next(self._generator_ids)
         start = call_command("_bfw_gs", str(stream_id), method.board_name, arguments=arguments)
         hold = self._device.hold() if options.exclusive else None
-        return BoardStream(self._device, stream_id, start, options.timeout, hold)
+        return BoardStream(self._device, stream_id, start, options.timeout, hold, self._abandoned)
 
 
 _MISS = object()

@@ -1,0 +1,132 @@
+"""Streams at their edges: undecodable windows, cyclic garbage, close from another thread."""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from belayfw import Device, SerializationError, task, thread
+
+
+class Edges(Device):
+    @task
+    def guarded(bad_at):
+        global closed_at
+        closed_at = None
+        i = 0
+        try:
+            while True:
+                yield object() if i == bad_at else i
+                i += 1
+        finally:
+            closed_at = i
+
+    @task(exclusive=True)
+    def held():
+        global closed_at
+        closed_at = None
+        i = 0
+        try:
+            while True:
+                yield i
+                i += 1
+        finally:
+            closed_at = i
+
+    @task
+    def add(a, b):
+        return a + b
+
+    @task
+    def let_threads_go(go):
+        global threads_go
+        threads_go = go
+
+    @thread
+    def ticks(n):
+        import time
+
+        while not threads_go:
+            time.sleep_ms(1)
+        for i in range(n):
+            emit(i)
+        return n
+
+
+@pytest.fixture
+def edges(output) -> Iterator[Edges]:
+    with Edges("emulator", output=output) as device:
+        yield device
+
+
+def test_a_window_the_host_cannot_decode_still_closes_the_board_generator(edges: Edges) -> None:
+    with pytest.raises(SerializationError, match="not a literal"):
+        list(edges.guarded(3))
+    # The board generator did not end by itself: the host closed it.
+    assert edges.eval("closed_at") is not None
+    assert edges.eval("len(_bfw_G)") == 0
+    assert list(zip(range(3), edges.guarded(-1), strict=False)) == [(0, 0), (1, 1), (2, 2)]
+
+
+class _Cycle:
+    stream: Any
+    me: Any
+
+
+@pytest.mark.timeout(120)
+def test_a_stream_collected_in_the_links_reader_thread_does_not_hang_the_device(
+    edges: Edges,
+) -> None:
+    # An open stream in a reference cycle is freed by whichever thread runs the cyclic
+    # collector; here the link's reader thread (an event callback), where a board call
+    # of its own would wait for a reply only that thread can read.
+    cycle = _Cycle()
+    cycle.me = cycle
+    cycle.stream = edges.guarded(-1)
+    assert next(cycle.stream) == 0
+    collected = threading.Event()
+
+    def collect(value: Any) -> None:
+        gc.collect()
+        collected.set()
+
+    edges.let_threads_go(False)
+    was_enabled = gc.isenabled()
+    gc.disable()  # the cycle must survive until the reader thread collects it
+    try:
+        del cycle
+        handle = edges.ticks(3)
+        handle.on_event(collect)
+        edges.let_threads_go(True)
+        assert handle.join(30), "the reader thread hung finalising a stream"
+    finally:
+        if was_enabled:
+            gc.enable()
+    assert collected.is_set()
+    assert handle.result(30) == 3
+    # The dropped stream's board generator is closed by the next task call.
+    assert edges.add(1, 2) == 3
+    assert edges.eval("closed_at") is not None
+    assert edges.eval("len(_bfw_G)") == 0
+
+
+@pytest.mark.timeout(120)
+def test_close_from_another_thread_ends_an_exclusive_stream(edges: Edges) -> None:
+    stream = edges.held()
+    assert next(stream) == 0  # this thread now holds the board
+    closer = threading.Thread(target=stream.close)
+    closer.start()
+    closer.join(30)
+    assert not closer.is_alive(), "close() from another thread hung"
+    with pytest.raises(StopIteration):
+        next(stream)  # the reading thread lets go of the board and closes it there
+    assert edges.eval("closed_at") is not None
+    answers: list[int] = []
+    other = threading.Thread(target=lambda: answers.append(edges.add(2, 2)))
+    other.start()
+    other.join(30)
+    assert answers == [4]
