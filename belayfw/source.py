@@ -200,13 +200,12 @@ def _thread_edits(function: ast.FunctionDef) -> list[_Edit]:
             replacement = _sleep_replacement(node.func)
             if replacement is not None:
                 edits.append(_Edit(_start(node.func), _end(node.func), replacement))
-            elif isinstance(node.func, ast.Name) and node.func.id in _THREAD_CALLS:
-                edits.append(_Edit(_start(node.func), _end(node.func), _THREAD_CALLS[node.func.id]))
+            elif isinstance(node.func, ast.Name) and node.func.id == "print":
+                edits.append(_Edit(_start(node.func), _end(node.func), "_bfw_p"))
+        elif isinstance(node, ast.Name) and node.id == "emit" and isinstance(node.ctx, ast.Load):
+            # Every use, not only calls: the body may hand emit to a function it calls.
+            edits.append(_Edit(_start(node), _end(node), "_bfw_e"))
     return edits
-
-
-#: Calls a @thread body makes that go to the host in frames: named prints, events.
-_THREAD_CALLS = {"print": "_bfw_p", "emit": "_bfw_e"}
 
 
 def _sleep_replacement(func: ast.expr) -> str | None:

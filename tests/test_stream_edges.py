@@ -1,4 +1,4 @@
-"""Streams at their edges: undecodable windows, cyclic garbage, close from another thread."""
+"""Streams and events at their edges: undecodable windows, cyclic garbage, other threads."""
 
 from __future__ import annotations
 
@@ -54,6 +54,15 @@ class Edges(Device):
             time.sleep_ms(1)
         for i in range(n):
             emit(i)
+        return n
+
+    @thread
+    def relays(n):
+        def send_all(out, k):
+            for i in range(k):
+                out(i)
+
+        send_all(emit, n)
         return n
 
 
@@ -130,3 +139,10 @@ def test_close_from_another_thread_ends_an_exclusive_stream(edges: Edges) -> Non
     other.start()
     other.join(30)
     assert answers == [4]
+
+
+@pytest.mark.timeout(120)
+def test_a_thread_body_can_hand_emit_to_a_function_it_calls(edges: Edges) -> None:
+    handle = edges.relays(3)
+    assert handle.result(30) == 3
+    assert list(handle.events) == [0, 1, 2]
