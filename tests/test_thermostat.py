@@ -93,3 +93,27 @@ def test_a_missing_sensor_is_an_oserror_on_the_board(thermostat) -> None:
     with pytest.raises(DeviceError) as caught:
         thermostat.step()
     assert caught.value.type_name == "OSError"
+
+
+def test_the_readme_way_through_the_pytest_plugin(
+    pytester: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory, monkeypatch
+) -> None:
+    monkeypatch.setenv("BELAYFW_LOCK_DIR", str(tmp_path_factory.mktemp("locks")))
+    monkeypatch.delenv("BELAYFW_PORT", raising=False)
+    pytester.makepyfile(thermostat=EXAMPLE.read_text(encoding="utf-8"))
+    pytester.syspathinsert()
+    pytester.makepyfile(
+        test_heating="""
+        import pytest
+        from thermostat import TMP102, Thermostat
+
+        @pytest.mark.board(profile="pico")
+        def test_heater_turns_on_when_cold(board_factory):
+            dev = board_factory(Thermostat)
+            assert dev.eval("__import__('sys').platform") == "rp2"
+            dev.hardware.i2c(0).attach(0x48, TMP102(celsius=18.0))
+            dev.step()
+            assert dev.hardware.pin(15).level == 1
+        """
+    )
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)

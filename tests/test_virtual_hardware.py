@@ -206,3 +206,20 @@ def test_the_wiring_outlives_a_hard_reset_by_the_board(output) -> None:
         with pytest.raises(BoardReset):
             dev.exec("import machine\nmachine.reset()")
         assert dev.eval("__import__('machine').Pin(8).value()") == 1
+
+
+def test_unwire_leaves_a_bare_board_for_the_next_test(board: Device) -> None:
+    from belayfw.hardware import RegisterDevice
+
+    hw = board.hardware
+    hw.pin(5).drive(1)
+    hw.adc(26).set(123)
+    hw.i2c(0).attach(0x50, RegisterDevice())
+    hw.uart(0)  # a buffer exists
+    board.exec("from machine import Pin, ADC, I2C, UART\nUART(0).write(b'left over')")
+    hw.unwire()
+    assert hw.pin(5).history == []
+    assert board.eval("Pin(5, Pin.IN, Pin.PULL_UP).value()") == 1  # floating: its pull
+    assert board.eval("ADC(26).read_u16()") != 123
+    assert board.eval("I2C(0).scan()") == []
+    assert hw.uart(0).read() == b""

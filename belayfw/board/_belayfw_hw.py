@@ -162,7 +162,10 @@ def _watch():
 
 
 def _set_adc(key, value):
-    state.adc[key] = value
+    if value == -1:
+        state.adc.pop(key, None)  # unset: back to a floating input
+    else:
+        state.adc[key] = value
 
 
 def _attach_i2c(bus, addr, on):

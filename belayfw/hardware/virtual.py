@@ -78,5 +78,14 @@ class VirtualHardware:
         """The strip of ``neopixel.NeoPixel`` objects on ``pin``."""
         return NeoPixelStrip(self._wired, check_id("pin", pin))
 
+    def unwire(self) -> None:
+        """Take this test's circuit away (a board shared between tests starts the next bare).
+
+        Driven pins float again, ADC channels are unset, bus models detached,
+        pin history and unread UART output dropped. What the board itself set
+        (outputs, PWM, pixels) stays: it is the board's state, not the circuit's.
+        """
+        self._wired.unwire()
+
     def __repr__(self) -> str:
         return f"<VirtualHardware of {self.description}>"

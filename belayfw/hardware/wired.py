@@ -117,6 +117,27 @@ class WiredBoard:
             self._spi.setdefault(bus, []).append((model, cs))
         self._channel.command("spi", bus, True)
 
+    def unwire(self) -> None:
+        """Take the test's circuit away: inputs float, ADCs unset, no bus models, history gone."""
+        with self._lock:
+            inputs, self._inputs = list(self._inputs), {}
+            channels = [*self._adc_values, *self._adc_sources]
+            self._adc_values.clear()
+            self._adc_sources.clear()
+            i2c, self._i2c = list(self._i2c), {}
+            spi, self._spi = list(self._spi), {}
+            self._edges.clear()
+            for buffer in self._uarts.values():
+                buffer.clear()
+        for pin in inputs:
+            self._channel.command("pin", pin, None)
+        for channel in channels:
+            self._channel.command("adc", channel, -1)
+        for bus, address in i2c:
+            self._channel.command("i2c", bus, address, False)
+        for bus in spi:
+            self._channel.command("spi", bus, False)
+
     def uart_send(self, uart: int, data: bytes) -> None:
         self._channel.command("uart", uart, binascii.hexlify(data).decode())
 
