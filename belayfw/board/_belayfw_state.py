@@ -2,10 +2,11 @@
 # buses (_belayfw_buses) and the side channel service (_belayfw_hw): pin levels,
 # IRQ handlers, ADC readings, PWM settings, pixels. The unix port has no GIL,
 # so changes happen under `lock`.
-# Importing `machine` (every connection does) starts one thread that waits,
-# blocked in poll, for the host's first message on the side channel; only then
-# is the service (_belayfw_hw) loaded, and that thread becomes its reader. A
-# host that never uses virtual hardware costs the board one idle thread.
+# Importing `machine` (every connection does) only opens the side channel. When
+# board code first touches hardware (a Pin, ADC, PWM, bus, pixels), one thread
+# starts that waits, blocked in poll, for the host's messages; at the first one
+# the service (_belayfw_hw) loads and that thread becomes its reader. Board code
+# that never touches hardware runs no thread for it.
 import os
 import time
 import _thread
@@ -27,6 +28,7 @@ _wire_lock = _thread.allocate_lock()
 _wiring = None  # the thread loading the service right now
 irq_off = 0  # machine.disable_irq() depth: IRQs wait in `pending` while it is not 0
 pending = []  # (handler, Pin) held back by disable_irq, run by enable_irq
+_serving = False  # the thread answering the host runs
 
 
 def wire():
@@ -49,8 +51,20 @@ def wire():
 
 def sync():
     # Before board code reads or sets hardware: did the host send something?
+    if not _serving and chan is not None:
+        _serve()
     if not ready and _poller is not None and _poller.poll(0):
         wire()
+
+
+def _serve():
+    global _serving
+    with _wire_lock:
+        if _serving:
+            return
+        _serving = True
+        chan.write(b'\x00\x00\x00\x06["up"]')  # the host may now wait for answers
+    _thread.start_new_thread(_wait_for_host, ())
 
 
 def _wait_for_host():
@@ -71,8 +85,6 @@ def _open():
     chan = open(int(fd), 'r+b')
     _poller = select.poll()
     _poller.register(chan.fileno(), select.POLLIN)
-    chan.write(b'\x00\x00\x00\x06["up"]')  # the host may now wait for answers
-    _thread.start_new_thread(_wait_for_host, ())
 
 
 _open()
