@@ -64,14 +64,17 @@ class AbandonedStreams:
                 stream_id = self._ids.popleft()
             except IndexError:  # another thread took the last one
                 return
-            _close_on_board(self._caller, stream_id)
+            self.close(stream_id)
 
-
-def _close_on_board(caller: BoardCaller, stream_id: int) -> None:
-    try:
-        caller.board_call(f"_bfw_c(_bfw_gx,{stream_id})", CLOSE_TIMEOUT)
-    except BelayError as exc:
-        log.debug("could not close board generator %d: %s", stream_id, exc)
+    def close(self, stream_id: int) -> None:
+        """Close one board generator now; one cut by Ctrl-C is closed at the next call."""
+        try:
+            self._caller.board_call(f"_bfw_c(_bfw_gx,{stream_id})", CLOSE_TIMEOUT)
+        except BelayError as exc:
+            log.debug("could not close board generator %d: %s", stream_id, exc)
+        except BaseException:
+            self._ids.append(stream_id)  # the board may still run it: try again later
+            raise
 
 
 class BoardStream(AbstractContextManager["BoardStream"]):
@@ -151,7 +154,7 @@ class BoardStream(AbstractContextManager["BoardStream"]):
             return
         if self._open_on_board:
             self._open_on_board = False
-            _close_on_board(self._caller, self._id)
+            self._abandoned.close(self._id)
         self._release()
 
     def __exit__(

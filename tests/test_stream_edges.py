@@ -11,6 +11,11 @@ import pytest
 
 from belayfw import Device, SerializationError, task, thread
 
+from .test_call_identity import Interrupter
+
+#: Streams the Ctrl-C storm reads (most are cut; a Ctrl-C during a close used to leak).
+STORM_STREAMS = 200
+
 
 class Edges(Device):
     @task
@@ -146,3 +151,46 @@ def test_a_thread_body_can_hand_emit_to_a_function_it_calls(edges: Edges) -> Non
     handle = edges.relays(3)
     assert handle.result(30) == 3
     assert list(handle.events) == [0, 1, 2]
+
+
+class Tagged(Device):
+    @task
+    def tagged(tag, n):
+        for i in range(n):
+            yield (tag, i)
+
+    @task
+    def add(a, b):
+        return a + b
+
+
+@pytest.mark.timeout(300)
+def test_host_ctrl_c_at_random_moments_leaves_no_generator_on_the_board(output) -> None:
+    wrong: list[object] = []
+    done = cut = 0
+    with Tagged("emulator", output=output, timeout=30) as device:
+        with Interrupter(seed=3) as interrupter:
+            for tag in range(STORM_STREAMS):
+                size = 40 + tag % 50
+                got: list[Any] = []
+                try:
+                    try:
+                        interrupter.armed = True
+                        for value in device.tagged(tag, size):
+                            got.append(value)
+                    finally:
+                        interrupter.armed = False
+                except KeyboardInterrupt:
+                    cut += 1
+                    if got != [(tag, i) for i in range(len(got))]:
+                        wrong.append(("cut", tag, got[:3]))
+                    continue
+                done += 1
+                if got != [(tag, i) for i in range(size)]:
+                    wrong.append(("whole", tag, got[:3]))
+        assert wrong == [], f"done {done}, cut {cut}"
+        assert cut > 0
+        gc.collect()
+        # The next call closes any generator a Ctrl-C kept the host from closing.
+        assert list(device.tagged(-1, 2)) == [(-1, 0), (-1, 1)]
+        assert device.eval("len(_bfw_G)") == 0, f"done {done}, cut {cut}"
