@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 from belayfw import Device
-from belayfw.errors import ConfigurationError
+from belayfw.errors import BoardIsADirectory, BoardNotADirectory, ConfigurationError
+from belayfw.fs.paths import is_within
+from belayfw.fs.sync import confined
 
 
 def _project(root: Path) -> Path:
@@ -156,3 +158,84 @@ def test_unreadable_host_entries_stop_before_anything_is_sent(
     monkeypatch.undo()
     assert board.fs.read_text("/app/lib/driver.py") == "on the board"
     assert sorted(board.fs.hashes("/app")) == ["lib/driver.py"]
+
+
+def test_board_file_where_the_host_has_a_folder(board: Device, tmp_path: Path) -> None:
+    project = _project(tmp_path / "project")
+    board.fs.mkdir("/app")
+    board.fs.write_text("/app/lib", "a file named like the host's folder")
+    board.fs.write_text("/app/keep.txt", "mine")
+    with pytest.raises(BoardNotADirectory, match="delete=True") as refused:
+        board.sync(project, "/app")
+    assert refused.value.filename == "/app/lib"
+    assert board.fs.read_text("/app/lib") == "a file named like the host's folder"
+    assert not board.fs.exists("/app/main.py")  # refused before anything was sent
+
+    dry = board.sync(project, "/app", delete=True, dry_run=True)
+    assert dry.deleted == ["keep.txt", "lib"]
+    assert board.fs.read_text("/app/lib") == "a file named like the host's folder"
+
+    report = board.sync(project, "/app", delete=True)
+    assert sorted(report.deleted) == ["keep.txt", "lib"]
+    assert board.fs.read_text("/app/lib/driver.py") == "X = 1\n" * 200
+    assert not board.sync(project, "/app", delete=True).changed
+
+
+def test_board_folder_where_the_host_has_a_file(board: Device, tmp_path: Path) -> None:
+    project = _project(tmp_path / "project")
+    board.fs.mkdir("/app/config.json/deep")
+    board.fs.write_text("/app/config.json/deep/x.txt", "x")
+    board.fs.mkdir("/app/main.py")  # an empty folder: not in any file's path
+    with pytest.raises(BoardIsADirectory, match="delete=True") as refused:
+        board.sync(project, "/app")
+    assert refused.value.filename == "/app/config.json"
+    assert board.fs.read_text("/app/config.json/deep/x.txt") == "x"
+
+    report = board.sync(project, "/app", delete=True)
+    assert sorted(report.deleted) == ["config.json/", "config.json/deep/x.txt", "main.py/"]
+    assert board.fs.read_text("/app/config.json") == '{"rate": 5}'
+    assert board.fs.read_text("/app/main.py") == "import lib.driver\n"
+    assert not board.sync(project, "/app", delete=True).changed
+
+
+def test_target_that_is_a_board_file(board: Device, tmp_path: Path) -> None:
+    project = _project(tmp_path / "project")
+    board.fs.write_text("/app", "not a folder")
+    with pytest.raises(BoardNotADirectory, match="delete=True") as refused:
+        board.sync(project, "/app")
+    assert refused.value.filename == "/app"
+    assert board.fs.read_text("/app") == "not a folder"
+    report = board.sync(project, "//app/", delete=True)
+    assert sorted(report.sent) == ["config.json", "lib/driver.py", "main.py"]
+    assert board.fs.read_text("/app/main.py") == "import lib.driver\n"
+
+
+@pytest.mark.parametrize("remote", ["//app", "/app/", "/app/./", "/lib/../app", "/app//lib/.."])
+def test_delete_target_is_normalised_first(board: Device, tmp_path: Path, remote: str) -> None:
+    project = _project(tmp_path / "project")
+    board.fs.write_text("/outside.txt", "keep me")
+    board.fs.mkdir("/app")
+    board.fs.write_text("/app/stale.py", "old")
+    report = board.sync(project, remote, delete=True)
+    assert report.remote == "/app"
+    assert report.deleted == ["stale.py"]
+    assert board.fs.read_text("/outside.txt") == "keep me"
+    assert sorted(board.fs.hashes("/")) == [
+        "app/config.json",
+        "app/lib/driver.py",
+        "app/main.py",
+        "outside.txt",
+    ]
+
+
+def test_confinement_check_normalises_paths() -> None:
+    assert not is_within("/lib/../etc/x", "/lib")
+    assert not is_within("/lib/./../x", "/lib/")
+    assert is_within("//lib//a", "/lib")
+    assert is_within("/lib/a", "//lib/./")
+    assert not is_within("/libx", "/lib")
+    with pytest.raises(ConfigurationError, match="outside"):
+        confined("/app/../etc/passwd", "/app")
+    with pytest.raises(ConfigurationError, match="outside"):
+        confined("/app/.", "//app")
+    assert confined("/app//lib/./x.py", "/app/") == "/app/lib/x.py"

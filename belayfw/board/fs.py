@@ -159,8 +159,9 @@ def hash(p):
     return _hash(p, bytearray(BUF))
 
 
-def hashes(p):
-    # {path relative to p: (size, sha256 hex)} for every file under p, in one call.
+def hashes(p, d=0):
+    # {path relative to p: (size, sha256 hex)} for every file under p, in one call;
+    # with d, folders too (value None), so a sync sees a folder where it sends a file.
     buf = bytearray(BUF)
     out = {}
     try:
@@ -173,6 +174,8 @@ def hashes(p):
     for rel, kind, size in walk(p):
         if kind == 'f':
             out[rel] = (size, _hash(_join(p, rel), buf))
+        elif d:
+            out[rel] = None
     return out
 
 

@@ -270,6 +270,18 @@ class BoardFS:
             raise BoardNotADirectory(20, "is not a folder on the board", root)
         return {name: (int(size), digest) for name, (size, digest) in found.items()}
 
+    def inventory(
+        self, folder: str | os.PathLike[str] = "/"
+    ) -> tuple[dict[str, tuple[int, str]], set[str]] | None:
+        """(:meth:`hashes`, the relative paths of the folders) under ``folder``, in one
+        round trip; empty when it does not exist, None when it is a file."""
+        root = board_path(folder)
+        found = self._helpers.call("hashes", root, 1, paths=(root,))
+        if found is None:
+            return None
+        files = {name: (int(e[0]), e[1]) for name, e in found.items() if e is not None}
+        return files, {name for name, entry in found.items() if entry is None}
+
     def sync(
         self,
         local_dir: str | os.PathLike[str],

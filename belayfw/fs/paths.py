@@ -48,5 +48,11 @@ def join(folder: str, relative: str) -> str:
 
 
 def is_within(path: str, folder: str) -> bool:
-    """Whether the normalised board ``path`` is ``folder`` or lies under it."""
-    return folder == "/" or path == folder or path.startswith(folder.rstrip("/") + "/")
+    """Whether board ``path`` is ``folder`` or lies under it, both normalised first
+    (so ``/lib/../x`` is not under ``/lib``, and ``//lib/a`` is under ``/lib``)."""
+    path, folder = _normal(path), _normal(folder)
+    return folder == "/" or path == folder or path.startswith(folder + "/")
+
+
+def _normal(path: str) -> str:
+    return "/" + posixpath.normpath("/" + path).lstrip("/")

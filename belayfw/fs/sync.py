@@ -21,7 +21,7 @@ from typing import Protocol
 import pathspec
 from pydantic import BaseModel
 
-from belayfw.errors import ConfigurationError
+from belayfw.errors import BoardIsADirectory, BoardNotADirectory, ConfigurationError
 from belayfw.fs.paths import board_path, is_within, join
 
 DEFAULT_IGNORE = ("__pycache__/", ".git/", "*.pyc")
@@ -33,13 +33,17 @@ SyncProgress = Callable[[int, int, int, int], None]
 class SyncTarget(Protocol):
     """What a sync needs from ``dev.fs`` (:class:`~belayfw.fs.files.BoardFS`)."""
 
-    def hashes(self, folder: str = "/") -> dict[str, tuple[int, str]]: ...
+    def inventory(
+        self, folder: str = "/"
+    ) -> tuple[dict[str, tuple[int, str]], set[str]] | None: ...
 
     def mkdir(self, path: str, *, parents: bool = True, exist_ok: bool = True) -> None: ...
 
     def write_bytes(self, path: str, data: bytes) -> int: ...
 
     def remove(self, path: str) -> None: ...
+
+    def rmdir(self, path: str, *, recursive: bool = True) -> None: ...
 
 
 class SyncReport(BaseModel):
@@ -139,7 +143,24 @@ def sync(
             f"every file under {target} on the board"
         )
     report = SyncReport(remote=target, dry_run=dry_run)
-    on_board = fs.hashes(target)
+    found = fs.inventory(target)
+    target_is_file = found is None
+    if found is None:
+        _conflict(target, root, "", is_file=True, delete=delete)
+        found = ({}, set())
+    on_board, board_dirs = found
+    # A board file where the host has a folder, or a board folder where the host
+    # has a file: the entry is removed first (delete=True), or the sync refused.
+    local_dirs = {prefix for relative in files for prefix in _parents(relative)}
+    file_conflicts = sorted(set(on_board) & local_dirs)
+    dir_conflicts = sorted(board_dirs & set(files))
+    for relative in (*file_conflicts, *dir_conflicts):
+        _conflict(join(target, relative), root, relative, relative in on_board, delete)
+    gone = set(file_conflicts)
+    for folder in dir_conflicts:
+        gone.update(name for name in on_board if name.startswith(folder + "/"))
+        board_dirs = {name for name in board_dirs if not _under(name, folder)}
+    on_board = {name: known for name, known in on_board.items() if name not in gone}
     to_send: list[tuple[str, bytes]] = []
     for relative, path in files.items():
         data = _read(path)
@@ -148,17 +169,26 @@ def sync(
             report.unchanged.append(relative)
         else:
             to_send.append((relative, data))
-    board_dirs = {relative.rpartition("/")[0] for relative in on_board}
+    board_dirs |= {prefix for relative in on_board for prefix in _parents(relative)}
     needed = sorted({relative.rpartition("/")[0] for relative, _ in to_send} - board_dirs - {""})
     report.created_dirs = [d for d in needed if not any(o.startswith(d + "/") for o in needed)]
     if delete:
-        # An ignored name is left alone on the board too (board-made logs, say).
+        # An ignored name is left alone on the board too (board-made logs, say),
+        # unless it is in the way of the host's files (a conflict above).
         report.deleted = sorted(
-            name for name in set(on_board) - set(files) if not spec.match_file(name)
+            {name for name in set(on_board) - set(files) if not spec.match_file(name)}
+            | gone
+            | {folder + "/" for folder in dir_conflicts}
         )
     total_bytes = sum(len(data) for _, data in to_send)
     if not dry_run:
-        if to_send and target != "/" and not on_board:
+        if target_is_file:
+            fs.remove(target)  # normalised by board_path; remove() refuses "/"
+        for relative in file_conflicts:
+            fs.remove(confined(join(target, relative), target))
+        for folder in dir_conflicts:
+            fs.rmdir(confined(join(target, folder), target), recursive=True)
+        if to_send and target != "/" and (target_is_file or not (on_board or board_dirs)):
             fs.mkdir(target, parents=True, exist_ok=True)
         for folder in report.created_dirs:
             fs.mkdir(join(target, folder), parents=True, exist_ok=True)
@@ -168,12 +198,49 @@ def sync(
             done_bytes += len(data)
             if progress is not None:
                 progress(count, len(to_send), done_bytes, total_bytes)
+        removed = gone | {folder + "/" for folder in dir_conflicts}
         for relative in report.deleted:
-            doomed = join(target, relative)
-            if not is_within(doomed, target):  # board paths from its own walk; never outside
-                raise ConfigurationError(f"refusing to delete {doomed}: outside {target}")
-            fs.remove(doomed)
+            if relative not in removed:
+                fs.remove(confined(join(target, relative), target))
     report.sent = [relative for relative, _ in to_send]
     report.bytes_sent = total_bytes
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _parents(relative: str) -> list[str]:
+    """The folders above a relative path: ``a/b/c`` -> ``a``, ``a/b``."""
+    parts = relative.split("/")[:-1]
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def _under(name: str, folder: str) -> bool:
+    return name == folder or name.startswith(folder + "/")
+
+
+def confined(path: str, target: str) -> str:
+    """``path``, normalised, if it lies strictly under ``target``: a sync deletes nothing else."""
+    doomed = board_path(path)
+    if doomed == board_path(target) or not is_within(doomed, target):
+        raise ConfigurationError(f"refusing to delete {path}: outside {target}")
+    return doomed
+
+
+def _conflict(path: str, root: Path, relative: str, is_file: bool, delete: bool) -> None:
+    """Refuse (without ``delete``) a board entry of the wrong kind where the host has one."""
+    if delete:
+        return
+    local = root / relative if relative else root
+    if is_file:
+        raise BoardNotADirectory(
+            20,
+            f"is a file on the board but a folder on this computer ({local}); "
+            "sync(..., delete=True) replaces the board file with the folder",
+            path,
+        )
+    raise BoardIsADirectory(
+        21,
+        f"is a folder on the board but a file on this computer ({local}); "
+        "sync(..., delete=True) replaces the board folder (and all in it) with the file",
+        path,
+    )
