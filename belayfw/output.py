@@ -90,16 +90,16 @@ class BoardFrames:
         try:
             value: Any = codec.decode_repr(rest[:-1].decode("utf-8", "replace"))
         except BelayError as exc:
-            what = "emitted" if tag == "v" else "returned"
+            if tag == "f":  # result() raises this rather than invent a value
+                message = f"the thread's function returned a value the host cannot decode: {exc}"
+                self._threads.thread_failed(thread_id, "SerializationError", message, "")
+                return
             log.warning(
-                "belayfw: board thread #%d %s a value that is not a literal: %s",
+                "belayfw: board thread #%d emitted a value that is not a literal: %s",
                 thread_id,
-                what,
                 exc,
             )
-            if tag == "v":
-                return
-            value = None
+            return
         if tag == "v":
             self._threads.thread_emitted(thread_id, value)
         else:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from belayfw import Device, SerializationError, task, thread
+from belayfw import Device, DeviceError, SerializationError, task, thread
 
 from .test_call_identity import Interrupter
 
@@ -60,6 +60,10 @@ class Edges(Device):
         for i in range(n):
             emit(i)
         return n
+
+    @thread
+    def returns_an_object():
+        return object()
 
     @thread
     def relays(n):
@@ -151,6 +155,14 @@ def test_a_thread_body_can_hand_emit_to_a_function_it_calls(edges: Edges) -> Non
     handle = edges.relays(3)
     assert handle.result(30) == 3
     assert list(handle.events) == [0, 1, 2]
+
+
+@pytest.mark.timeout(120)
+def test_a_thread_result_that_is_not_a_literal_raises_instead_of_none(edges: Edges) -> None:
+    handle = edges.returns_an_object()
+    with pytest.raises(DeviceError, match="returned a value the host cannot decode"):
+        handle.result(30)
+    assert handle.state == "failed"
 
 
 class Tagged(Device):
