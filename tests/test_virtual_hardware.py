@@ -8,7 +8,7 @@ from belayfw import Device, EmulatorBoard
 from belayfw.errors import BoardHandlerError, ConfigurationError, NotAnEmulator
 from belayfw.hardware import hardware_of, u16_to_celsius
 from belayfw.transports.scripted import ScriptedTransport
-from tests.conftest import wait_until
+from tests.conftest import OutputCollector, wait_until
 
 
 def test_a_driven_input_reaches_the_board_at_once(board: Device) -> None:
@@ -59,6 +59,39 @@ def test_a_failing_irq_handler_is_reported_to_the_test(board: Device) -> None:
     with pytest.raises(BoardHandlerError, match="handler bug"):
         board.hardware.pin(7).drive(1)
     assert board.eval("1 + 1") == 2  # the session is untouched
+
+
+def test_a_raising_handler_of_a_pin_the_board_writes_is_printed_not_raised(board: Device) -> None:
+    # As on a board (and as MicroPython's own scheduler does): the handler's
+    # exception is printed; the code that wrote the pin carries on.
+    printed = board.exec(
+        "from machine import Pin\n"
+        "led = Pin(8, Pin.OUT, value=0)\n"
+        "def broken(pin):\n"
+        "    raise ValueError('irq handler bug')\n"
+        "led.irq(broken, Pin.IRQ_RISING)\n"
+        "led.value(1)\n"
+        "after = led.value()\n"
+    )
+    assert board.eval("after") == 1
+    assert "irq handler bug" in printed
+
+
+def test_a_periodic_timer_runs_on_after_its_callback_raises(
+    board: Device, output: OutputCollector
+) -> None:
+    board.exec(
+        "from machine import Timer\n"
+        "calls = []\n"
+        "def tick(t):\n"
+        "    calls.append(1)\n"
+        "    if len(calls) == 1:\n"
+        "        raise OSError(19, 'timer callback bug')\n"
+        "t = Timer(period=5, mode=Timer.PERIODIC, callback=tick)\n"
+    )
+    wait_until(lambda: board.eval("len(calls)") >= 3, what="timer calls after the one that raised")
+    board.exec("t.deinit()")
+    output.wait_for(lambda text: "timer callback bug" in text)
 
 
 def test_outputs_and_their_history_are_observed(board: Device) -> None:

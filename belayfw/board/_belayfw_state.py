@@ -118,5 +118,17 @@ def changed(pid, before, by_board):
     if irq is not None and irq[1 if after else 2]:
         if irq_off:
             pending.append((irq[0], irq[3]))
+        elif not by_board:
+            irq[0](irq[3])  # the host's drive() raises what the handler raised
         else:
-            irq[0](irq[3])
+            try:
+                irq[0](irq[3])
+            except Exception as e:  # as on a board: printed, never raised in the code that wrote the pin
+                report(e)
+
+
+def report(e):
+    # An IRQ or Timer callback raised: a board prints it and carries on.
+    import sys
+    print('Uncaught exception in IRQ callback handler')
+    sys.print_exception(e)

@@ -249,7 +249,10 @@ class Timer:
             if self._gen != gen:
                 break
             if callback is not None:
-                callback(self)
+                try:
+                    callback(self)
+                except Exception as e:  # as on a board: printed, and the timer runs on
+                    _state.report(e)
             if mode == Timer.ONE_SHOT:
                 break
 

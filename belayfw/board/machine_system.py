@@ -92,7 +92,10 @@ def enable_irq(state=0):
     _hw.irq_off = state
     while not _hw.irq_off and _hw.pending:
         handler, pin = _hw.pending.pop(0)
-        handler(pin)
+        try:
+            handler(pin)
+        except Exception as e:  # printed, as any IRQ handler's
+            _hw.report(e)
 
 
 class Signal:
