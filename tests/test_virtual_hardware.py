@@ -141,6 +141,9 @@ def test_pwm_settings_are_read_back(board: Device) -> None:
     assert hw.pwm(15).duty == pytest.approx(0.25, abs=0.001)  # type: ignore[union-attr]
     board.exec("p.deinit()")
     assert hw.pwm(15).duty_u16 == 0  # type: ignore[union-attr]
+    board.exec("q = PWM(Pin(16), freq=500, duty_u16=70000)")  # clamped, as duty_u16() does
+    assert hw.pwm(16) == (500, 65535)
+    assert board.eval("q.duty_u16()") == 65535
 
 
 def test_timer_callbacks_run_and_drive_pins(board: Device) -> None:

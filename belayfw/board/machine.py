@@ -19,7 +19,10 @@ def unique_id():
 def __getattr__(name):  # resets, clock, sleep, irq, WDT, RTC: machine_system.py, loaded on first use
     if name in ('I2C', 'SoftI2C', 'SPI', 'SoftSPI', 'UART'):  # buses: _belayfw_buses.py, likewise
         return getattr(__import__('_belayfw_buses'), name)
-    return getattr(__import__('machine_system'), name)
+    try:
+        return getattr(__import__('machine_system'), name)
+    except AttributeError:  # as a board says it: the user's module is `machine`
+        raise AttributeError("module 'machine' has no attribute '%s'" % name) from None
 
 
 class _IRQ:
@@ -181,7 +184,7 @@ class PWM:
         if freq != -1:
             state[0] = freq
         if duty_u16 != -1:
-            state[1] = duty_u16
+            state[1] = max(0, min(65535, duty_u16))
         if duty_ns != -1:
             self.duty_ns(duty_ns)
         self._report()
@@ -193,7 +196,7 @@ class PWM:
         if freq != -1:
             self._state[0] = freq
         if duty_u16 != -1:
-            self._state[1] = duty_u16
+            self._state[1] = max(0, min(65535, duty_u16))
         if duty_ns != -1:
             self.duty_ns(duty_ns)
         self._report()
