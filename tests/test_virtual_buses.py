@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from belayfw import Device
 from belayfw.errors import DeviceError, VirtualHardwareError
 from belayfw.hardware import I2CDevice, RegisterDevice, SPIDevice
+from tests.conftest import OutputCollector
 
 
 class Counter(RegisterDevice):
@@ -168,3 +171,33 @@ def test_models_and_irq_handlers_may_call_each_other(board: Device) -> None:
     sensor.set(0, 0x2B)
     hw.pin(7).drive(0)  # the host's own drive: the handler's transfer is served meanwhile
     assert board.eval("alerts") == [0x2A, 0x2B]
+
+
+def test_a_device_closed_while_a_model_answers_leaves_no_thread_error(
+    output: OutputCollector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The model's answer finds the board gone: nobody waits for it any more, so
+    # the channel's thread must end quietly, not die with a traceback.
+    failures: list[threading.ExceptHookArgs] = []
+    monkeypatch.setattr(threading, "excepthook", failures.append)
+    release, inside = threading.Event(), threading.Event()
+
+    class Slow(I2CDevice):
+        def read(self, nbytes: int) -> bytes:
+            inside.set()
+            release.wait(30)
+            return bytes(nbytes)
+
+    with Device("emulator", output=output) as dev:
+        dev.hardware.i2c(0).attach(0x50, Slow())
+        channel = [t for t in threading.enumerate() if t.name.startswith("belayfw-hardware")]
+        dev.exec(
+            "import _thread, machine\n"
+            "_thread.start_new_thread(lambda: machine.I2C(0).readfrom(0x50, 1), ())"
+        )
+        assert inside.wait(30), "the board's read never reached the model"
+    release.set()
+    for thread in channel:
+        thread.join(30)
+        assert not thread.is_alive()
+    assert failures == []

@@ -150,7 +150,10 @@ class SideChannel:
         except Exception as exc:
             log.exception("%s: a device model failed answering %r", self.description, request)
             reply = ["re", seq, False, [5, f"host device model raised {exc!r}"]]
-        self._send(reply)
+        try:
+            self._send(reply)
+        except VirtualHardwareError:  # the board went away while the model answered
+            log.debug("%s: board gone before the answer to %r", self.description, request)
 
     def _set_closed(self) -> None:
         self.closed = True
