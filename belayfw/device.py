@@ -29,7 +29,7 @@ from belayfw.executors.base import INTERNAL_TIMEOUT
 from belayfw.executors.program import BoardProgram
 from belayfw.executors.thread import ThreadHandle
 from belayfw.fs import BoardFS, SyncProgress, SyncReport
-from belayfw.link import BoardLink
+from belayfw.link import BoardLink, still_busy_at_close
 from belayfw.output import BoardFrames
 from belayfw.protocol import LinkStats
 from belayfw.recovery import CircuitBreaker, reconnect_with_backoff
@@ -344,7 +344,10 @@ class Device(metaclass=DeviceMeta):
 
     def _shutdown(self) -> list[Exception]:
         self._board.interrupt_other_caller()
-        with self._board.lock:
+        with self._board.taken_for_close() as held:
+            if not held:
+                self._abandon()
+                return [still_busy_at_close(self.port)]
             primary = self._primary
             if primary is None or primary.state.is_final:
                 self._abandon()

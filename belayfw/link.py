@@ -10,7 +10,9 @@ when the link is lost.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 from belayfw.connection import Connection
@@ -22,6 +24,21 @@ from belayfw.session.session import DeviceSession, SessionBoard
 from belayfw.transports.base import Restartable, Transport
 
 T = TypeVar("T")
+
+#: How long close() keeps interrupting a call another host thread is making
+#: before it closes the link under that call.
+CLOSE_GRACE_SECONDS = 5.0
+#: How often that call is interrupted again meanwhile.
+_INTERRUPT_AGAIN_SECONDS = 0.25
+
+
+def still_busy_at_close(port: str) -> TaskTimeout:
+    """What close() reports when a call in another host thread never let go of the board."""
+    return TaskTimeout(
+        f"closing {port}: a call in another host thread did not stop within "
+        f"{2 * CLOSE_GRACE_SECONDS:.0f} s, even with the link closed under it; the device "
+        "was closed without its teardowns"
+    )
 
 
 class BoardLink:
@@ -157,6 +174,35 @@ class BoardLink:
         """Interrupt the board code running now; False when none was running."""
         connection = self.connection
         return connection.interrupt() if connection is not None else False
+
+    @contextmanager
+    def taken_for_close(self) -> Iterator[bool]:
+        """The lock, taken from a call another host thread is making; yields False if never.
+
+        That call is interrupted, and again every quarter second while it holds
+        on (an interrupt can miss: the board may not have started the code yet).
+        After CLOSE_GRACE_SECONDS the link is dropped under it, so it ends with
+        ``DeviceDisconnected``; if it still holds the lock another grace period
+        later (stuck outside the board), this yields False without the lock. A
+        close never waits for good on a call that does not stop.
+        """
+        dropped_at: float | None = None
+        give_up_at = time.monotonic() + CLOSE_GRACE_SECONDS
+        while not self.lock.acquire(timeout=_INTERRUPT_AGAIN_SECONDS):
+            now = time.monotonic()
+            if now < give_up_at:
+                if dropped_at is None:
+                    self.interrupt_other_caller()
+                continue
+            if dropped_at is not None:
+                yield False
+                return
+            self.drop()
+            dropped_at, give_up_at = now, now + CLOSE_GRACE_SECONDS
+        try:
+            yield True
+        finally:
+            self.lock.release()
 
     def interrupt_other_caller(self) -> None:
         """Interrupt a call another host thread is making (before closing)."""

@@ -69,6 +69,8 @@ _READ_SLICE_SECONDS = 0.5
 END_QUIET_SECONDS = 0.25
 #: A board acknowledges a command (OK) as soon as it has read it: within this
 #: long, plus a second per ACK_BYTES_PER_SECOND of command (a slow UART).
+#: How long close() waits for a command in another thread to let go of the transport.
+CLOSE_WAIT_SECONDS = 2.0
 ACK_SECONDS = 5.0
 ACK_BYTES_PER_SECOND = 2000
 #: Bytes that steer the raw REPL (enter, leave, interrupt, end of input, paste mode):
@@ -106,6 +108,7 @@ class RawRepl(RawReplEntry, RawPaste, IdleDrainer, InStep):
         self.raw_paste = getattr(transport, "prefers_raw_paste", True)
         self.paste_refused = False
         self._lock = threading.Lock()
+        self._wake_pipe_orphaned = False
         self._owner: int | None = None  # the thread holding the lock
         self._interrupt_requested = False
         self._marked = True  # the command in flight reports "started" (see _interruptible)
@@ -139,8 +142,20 @@ class RawRepl(RawReplEntry, RawPaste, IdleDrainer, InStep):
             os.write(self._wake_w, b"x")
         if self._drainer is not None and self._drainer is not threading.current_thread():
             self._drainer.join(timeout=2.0)
-        with self._lock:
+        if not self._lock.acquire(timeout=CLOSE_WAIT_SECONDS):
+            # A command in another thread holds on (board code that ignores
+            # interrupts): close the transport under it, so its read fails with
+            # DeviceDisconnected; it closes the wake pipe on its way out.
+            self._wake_pipe_orphaned = True
             self.transport.close()
+            return
+        try:
+            self.transport.close()
+        finally:
+            self._lock.release()
+        self._close_wake_pipe()
+
+    def _close_wake_pipe(self) -> None:
         for fd in (self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -270,6 +285,8 @@ class RawRepl(RawReplEntry, RawPaste, IdleDrainer, InStep):
                 return self._execute_locked(code, call_id, timeout, capture, paste)
             finally:
                 self._owner = None
+                if self._wake_pipe_orphaned:  # closed under this command (see close)
+                    self._close_wake_pipe()
 
     def interrupt(self) -> bool:
         """Interrupt the command running now; returns False when no board code runs.

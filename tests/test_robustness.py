@@ -230,6 +230,38 @@ def test_close_from_another_thread_interrupts_a_running_call(output) -> None:
     assert not device.is_open
 
 
+class Deaf(Device):
+    @task
+    def ignore_interrupts():
+        while True:
+            try:
+                while True:
+                    pass
+            except KeyboardInterrupt:
+                pass
+
+
+@pytest.mark.timeout(120)  # a hang guard: before, close() waited for this call for good
+def test_close_never_waits_for_good_on_a_call_that_ignores_interrupts(output) -> None:
+    device = Deaf("emulator", output=output)
+    outcome: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            device.ignore_interrupts()
+        except BaseException as error:
+            outcome.append(error)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    wait_until(device._link.repl._interruptible, what="the call to be running on the board")
+    device.close()  # interrupts it again and again, then closes the link under it
+    caller.join(timeout=30)
+    assert not caller.is_alive()
+    assert outcome and isinstance(outcome[0], DeviceDisconnected)
+    assert not device.is_open
+
+
 @pytest.fixture
 def shared() -> Iterator[EmulatorBoard]:
     with EmulatorBoard() as board:
