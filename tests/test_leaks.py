@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import itertools
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
@@ -31,7 +32,12 @@ WARM_UP = 40
 
 
 def growth_per_cycle(cycle: Callable[[], None], cycles: int = CYCLES) -> float:
-    """Average bytes still allocated per call of ``cycle``, after a warm-up."""
+    """Bytes still allocated per call of ``cycle``, after a warm-up (median of 5 stretches).
+
+    A leak grows every stretch alike; a one-off allocation (a large table
+    resized, whose moment depends on what earlier tests left) lands in one
+    stretch, and the median ignores it.
+    """
     # Traced from the start: memory allocated before tracing and freed later
     # (a cache entry replaced) would otherwise look like growth. Only what this
     # test's own calls allocated counts: threads left by earlier tests (readers,
@@ -41,14 +47,21 @@ def growth_per_cycle(cycle: Callable[[], None], cycles: int = CYCLES) -> float:
         for _ in range(WARM_UP):
             cycle()
         gc.collect()
-        before = _allocated_here(tracemalloc.take_snapshot())
-        for _ in range(cycles):
-            cycle()
-        gc.collect()
-        after = _allocated_here(tracemalloc.take_snapshot())
+        allocated = [_allocated_here(tracemalloc.take_snapshot())]
+        stretch = max(1, cycles // STRETCHES)
+        for _ in range(STRETCHES):
+            for _ in range(stretch):
+                cycle()
+            gc.collect()
+            allocated.append(_allocated_here(tracemalloc.take_snapshot()))
     finally:
         tracemalloc.stop()
-    return (after - before) / cycles
+    growths = sorted(after - before for before, after in itertools.pairwise(allocated))
+    return growths[STRETCHES // 2] / stretch
+
+
+#: Stretches the cycles are measured in.
+STRETCHES = 5
 
 
 #: Frames kept per allocation: enough to reach this file from deep inside a call.
