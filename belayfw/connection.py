@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 from belayfw import codec
 from belayfw.board import PARTS, board_source, part_key, source_hash
 from belayfw.errors import CommandError, ConfigurationError, DeviceError, ProtocolError
-from belayfw.protocol import CONTROL_BYTES, RAW_PASTE_THRESHOLD, LinkStats, RawRepl
+from belayfw.protocol import CONTROL_BYTES, RAW_PASTE_THRESHOLD, Feeder, LinkStats, RawRepl
 from belayfw.response import FrameSink, OutputSink, Response
 from belayfw.transports import open_transport
 from belayfw.transports.base import Transport
@@ -175,8 +175,11 @@ class Connection:
                 "MemoryError", f"{error.message} ({hint})", error.board_traceback
             ) from None
 
-    def evaluate(self, expression: str, *, timeout: float | None = None) -> Any:
-        """Value of a board expression (board output is forwarded, not returned)."""
+    def evaluate(
+        self, expression: str, *, timeout: float | None = None, feeder: Feeder | None = None
+    ) -> Any:
+        """Value of a board expression (board output is forwarded, not returned);
+        ``feeder`` answers its grant frames with data (see :class:`RawRepl`)."""
         expression = check_source("eval", expression)
         if not expression.strip():
             # "(\n)" would be an empty tuple: say what is missing instead.
@@ -186,7 +189,7 @@ class Connection:
             command = f"_bfw_c(lambda:eval({codec.encode(expression)},globals()))"
         else:
             command = f"_bfw_c(lambda:({expression}\n))"
-        return self._decode(self._execute(command, timeout=timeout))
+        return self._decode(self._execute(command, timeout=timeout, feeder=feeder))
 
     def run(self, code: str, *, timeout: float | None = None) -> str:
         """Run statements at board global scope; return what they printed."""
@@ -225,7 +228,13 @@ class Connection:
     # -- internals --------------------------------------------------------------------------
 
     def _execute(
-        self, code: str, *, timeout: float | None, capture: bool = False, paste: bool = False
+        self,
+        code: str,
+        *,
+        timeout: float | None,
+        capture: bool = False,
+        paste: bool = False,
+        feeder: Feeder | None = None,
     ) -> Response:
         """Send ``code``, whose last statement is its one framed call, naming a fresh id.
 
@@ -247,7 +256,13 @@ class Connection:
         at += len(_WRAPPER)
         data = b"%b%d,%b" % (data[:at], -call_id if marked else call_id, data[at:])
         return self.repl.execute(
-            data, call_id=call_id, timeout=timeout, capture=capture, marked=marked, paste=paste
+            data,
+            call_id=call_id,
+            timeout=timeout,
+            capture=capture,
+            marked=marked,
+            paste=paste,
+            feeder=feeder,
         )
 
     def _decode(self, response: Response) -> Any:

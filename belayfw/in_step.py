@@ -122,14 +122,17 @@ class InStep:
             f"{seconds:.1f} s; it sent {what}"
         )
 
-    def _stop_after_host_interrupt(self) -> None:
+    def _stop_after_host_interrupt(self, wait: bool = False) -> None:
         """Stop board code the host user gave up on; the next command resyncs.
 
         A call about to finish gets HOST_INTERRUPT_GRACE_SECONDS to do so: an
         interrupt that lands just as the code ends would end a unix-port board.
         The exchange is never taken as complete here (a second Ctrl-C could land
         inside this too): the link stays marked out of step, and its parser drops
-        whatever the board still sends for the abandoned command.
+        whatever the board still sends for the abandoned command. With ``wait``
+        (a command reading its stdin) the board's end is awaited a while too: an
+        emulator's interrupt is a signal, and a reader not yet stopped would
+        take the next bytes sent for its own.
         """
         try:
             limit = time.monotonic() + HOST_INTERRUPT_GRACE_SECONDS
@@ -137,7 +140,10 @@ class InStep:
                 self._pump(limit)
             if not self.parser.done:
                 self._drain_available()  # the last look
-                self._interrupt_if_running()
+                if self._interrupt_if_running() and wait:
+                    limit = time.monotonic() + RESYNC_SECONDS
+                    while not self.parser.done and time.monotonic() < limit:
+                        self._pump(limit)
         except DeviceDisconnected as exc:
             self._broken = exc
         finally:

@@ -22,6 +22,7 @@ import secrets
 import threading
 import time
 from collections.abc import Iterator
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -63,6 +64,9 @@ INTERRUPT_GRACE_SECONDS = 1.0
 INTERRUPT_ATTEMPTS = 3
 #: Reads never wait longer than this, so deadlines and closing are noticed.
 _READ_SLICE_SECONDS = 0.5
+#: An upload piece is written in slices this big (under a second on a 115200-baud UART,
+#: well within a serial write timeout), with the board's output read between.
+_FEED_SLICE = 4096
 #: A reply that ends with no result (\x04, \x04, prompt) is taken as ended once
 #: nothing has followed its prompt for this long; more output means board code
 #: printed those bytes itself.
@@ -86,6 +90,21 @@ class LinkStats(BaseModel):
     bytes_sent: int
     bytes_received: int
     round_trips: int
+
+
+class Feeder(Protocol):
+    """Data a running command reads from its stdin, one piece per grant frame it writes.
+
+    The board asks for a piece only when it is ready to read all of it at once,
+    so its input buffer never has to hold more than a UART delivers meanwhile.
+    """
+
+    #: The payload of this transfer's grant frames (tag ``g``).
+    key: bytes
+
+    def next_piece(self) -> bytes:
+        """The bytes to send for one grant (base64-safe: no control bytes)."""
+        ...
 
 
 class RawRepl(RawReplEntry, RawPaste, IdleDrainer, InStep):
@@ -127,6 +146,7 @@ class RawRepl(RawReplEntry, RawPaste, IdleDrainer, InStep):
         #: holds the whole text in RAM before compiling it (None: no limit known).
         self.input_limit: int | None = None
         self._ack_allowed = ACK_SECONDS
+        self._feeder: Feeder | None = None
         # Call ids start at random, so no reply left from another host's session matches.
         self._call_ids = itertools.count(secrets.randbelow(1 << 24) + 1)
 
@@ -252,6 +272,7 @@ class RawRepl(RawReplEntry, RawPaste, IdleDrainer, InStep):
         capture: bool = False,
         marked: bool = True,
         paste: bool = False,
+        feeder: Feeder | None = None,
     ) -> Response:
         """Run ``code``, whose frames name ``call_id``, and return its response.
 
@@ -263,7 +284,8 @@ class RawRepl(RawReplEntry, RawPaste, IdleDrainer, InStep):
         plain raw mode the board keeps its input buffer as large as the largest
         command it was sent, for as long as the raw REPL runs (measured: a 20 KB
         command holds 20 KB of a pico-sized heap), while raw paste streams the
-        command into the compiler.
+        command into the compiler. ``feeder`` answers the command's grant
+        frames with data while it runs (file uploads).
         """
         found = CONTROL_BYTES.search(code)
         if found is not None:
@@ -282,9 +304,14 @@ class RawRepl(RawReplEntry, RawPaste, IdleDrainer, InStep):
             try:
                 self._marked = marked
                 self._small = len(code) <= RAW_PASTE_THRESHOLD
+                self._feeder = feeder
+                self.parser.grant_key = None if feeder is None else feeder.key
+                self.parser.grants = 0
                 return self._execute_locked(code, call_id, timeout, capture, paste)
             finally:
                 self._owner = None
+                self._feeder = None
+                self.parser.grant_key = None
                 if self._wake_pipe_orphaned:  # closed under this command (see close)
                     self._close_wake_pipe()
 
@@ -359,7 +386,7 @@ class RawRepl(RawReplEntry, RawPaste, IdleDrainer, InStep):
             response = self.parser.finish()
         except KeyboardInterrupt:
             # The host user pressed Ctrl-C: stop the board too, then let it propagate.
-            self._stop_after_host_interrupt()
+            self._stop_after_host_interrupt(wait=self._feeder is not None)
             raise
         except DeviceDisconnected as exc:
             self._broken = exc
@@ -368,7 +395,9 @@ class RawRepl(RawReplEntry, RawPaste, IdleDrainer, InStep):
         except BaseException:
             self.parser.abandon()
             raise
-        self._unsynced = False
+        # An upload interrupted mid-piece leaves the rest of it in the board's
+        # input, where its REPL would read it as the next command: resync first.
+        self._unsynced = self._feeder is not None and (timed_out or response.result_tag == "i")
         if timed_out:
             raise TaskTimeout(
                 f"board code ran past its {timeout:g} s timeout and was interrupted",
@@ -392,6 +421,9 @@ class RawRepl(RawReplEntry, RawPaste, IdleDrainer, InStep):
         next_try = 0.0
         prompted_at = 0.0
         while not parser.done:
+            if parser.grants and self._feeder is not None:
+                self._feed(self._feeder)  # grants may have come with the command's OK
+                continue
             now = time.monotonic()
             read_until = now + _READ_SLICE_SECONDS
             phase = parser.phase
@@ -426,6 +458,15 @@ class RawRepl(RawReplEntry, RawPaste, IdleDrainer, InStep):
                 self._drain_available()  # the last look
                 self._interrupt_if_running()
         return tries > 0
+
+    def _feed(self, feeder: Feeder) -> None:
+        """Send a piece per grant, reading what the board sends between slices."""
+        while self.parser.grants:
+            self.parser.grants -= 1
+            piece = memoryview(feeder.next_piece())
+            for start in range(0, len(piece), _FEED_SLICE):
+                self._write(bytes(piece[start : start + _FEED_SLICE]))
+                self._drain_available()
 
     def _interruptible(self) -> bool:
         """Is the command's code running on the board now (so an interrupt is safe)?

@@ -43,6 +43,8 @@ RESULT_TAGS = frozenset("rbei")
 _VALUE_TAGS = frozenset("rb")
 CONTINUATION_TAG = "+"
 STARTED_TAG = "s"
+#: A board call reading data from its stdin asks for the next piece (payload: its key).
+GRANT_TAG = "g"
 #: Frames that belong to the command in progress (the rest are board-thread events).
 _CALL_TAGS = RESULT_TAGS | {CONTINUATION_TAG, STARTED_TAG}
 
@@ -109,6 +111,9 @@ class ResponseParser:
         self.garbage_preview = b""
         #: When the current command's OK arrived (monotonic seconds), once it has.
         self.ok_at: float | None = None
+        #: Grant frames carrying this key are counted in ``grants`` (see RawRepl.execute).
+        self.grant_key: bytes | None = None
+        self.grants = 0
 
     # -- command boundaries ------------------------------------------------------------
 
@@ -422,6 +427,10 @@ class ResponseParser:
         self._emit(text, 0, len(text))
 
     def _frame(self, tag: str, payload: bytes) -> None:
+        if tag == GRANT_TAG:
+            if self.grant_key is not None and payload == self.grant_key:
+                self.grants += 1
+            return  # a stale one (an abandoned transfer's) asks for nothing
         if tag in _CALL_TAGS:
             call_id = self._call_id
             if not payload.startswith(call_id):

@@ -3,7 +3,8 @@
 The board (an emulator on its own pty) is joined to a second pty pair by two
 relay threads that hold every chunk for ``delay`` seconds before passing it on.
 The host opens the relay's slave path (``/dev/pts/N``) as a serial port, the
-way a USB board or QEMU looks.
+way a USB board or QEMU looks. With ``rate`` (bytes per second) each direction
+also moves no faster than that, as a UART does (115200 baud: 11520 bytes/s).
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from collections.abc import Callable
 
 from belayfw.transports.emulator import EmulatorTransport, _configure_board_tty
 
+#: With a rate, bytes are delivered in steps this big.
+_RATE_STEP = 64
+
 
 class _Pipe:
     """One direction: chunks are stamped on arrival and delivered ``delay`` later.
@@ -26,9 +30,15 @@ class _Pipe:
     """
 
     def __init__(
-        self, delay: float, read: Callable[[], bytes], write: Callable[[bytes], None]
+        self,
+        delay: float,
+        read: Callable[[], bytes],
+        write: Callable[[bytes], None],
+        rate: float | None = None,
     ) -> None:
         self.delay = delay
+        self.rate = rate
+        self._free_at = 0.0  # when the line has sent everything queued (with a rate)
         self._read = read
         self._write = write
         self._queue: deque[tuple[float, bytes]] = deque()
@@ -47,10 +57,20 @@ class _Pipe:
                 data = self._read()
             except OSError:
                 return
-            if data:
-                with self._ready:
-                    self._queue.append((time.perf_counter() + self.delay, data))
-                    self._ready.notify()
+            if not data:
+                continue
+            pieces = [data]
+            if self.rate is not None:  # a UART sends a byte at a time: deliver in small steps
+                pieces = [data[i : i + _RATE_STEP] for i in range(0, len(data), _RATE_STEP)]
+            with self._ready:
+                for piece in pieces:
+                    due = time.perf_counter() + self.delay
+                    if self.rate is not None:
+                        self._free_at = max(self._free_at, time.perf_counter())
+                        self._free_at += len(piece) / self.rate
+                        due = self._free_at + self.delay
+                    self._queue.append((due, piece))
+                self._ready.notify()
 
     def _deliver(self) -> None:
         while not self._stop.is_set():
@@ -79,7 +99,9 @@ class _Pipe:
 class DelayedLink:
     """An emulator board reachable through ``port`` with ``delay`` seconds each way."""
 
-    def __init__(self, delay: float = 0.0005, profile: str = "unix") -> None:
+    def __init__(
+        self, delay: float = 0.0005, profile: str = "unix", rate: float | None = None
+    ) -> None:
         self.delay = delay
         self.board = EmulatorTransport(profile)
         seen = b""
@@ -93,8 +115,8 @@ class DelayedLink:
         self.port = os.ttyname(slave)
         self._slave = slave  # kept open so the relay never sees a hang-up between opens
         self._pipes = [
-            _Pipe(delay, self._read_host, self.board.write),
-            _Pipe(delay, lambda: self.board.read(time.monotonic() + 0.1), self._write_host),
+            _Pipe(delay, self._read_host, self.board.write, rate),
+            _Pipe(delay, lambda: self.board.read(time.monotonic() + 0.1), self._write_host, rate),
         ]
 
     def _read_host(self) -> bytes:

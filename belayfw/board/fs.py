@@ -4,11 +4,13 @@
 # _bfw_F['c'](name, args...): every call answers (0, result) or, when the file
 # system refuses, (errno, argument index) so the host can name the board path.
 #
-# Binary data crosses as base64 text (never repr). Writes arrive as a window of
-# chunks, each raw or raw-deflate compressed by the host; reads leave as bytes,
-# which the runtime frames as base64.
+# Binary data crosses as base64 text (never repr). Uploads stream through stdin
+# (recv), or, where stdin cannot be read, arrive as windows of chunks in commands
+# (w); either way each piece is raw or raw-deflate compressed by the host. Reads
+# leave as bytes, which the runtime frames as base64.
 import os
 import gc
+import sys
 
 try:
     import binascii as ba
@@ -41,9 +43,14 @@ def _arg(e, i):
     raise OSError(e.args[0] if e.args else 5, i)
 
 
+def _stdin():
+    s = getattr(sys.stdin, 'buffer', sys.stdin)
+    return s if hasattr(s, 'readinto') else None
+
+
 def info():
     gc.collect()
-    return (gc.mem_free(), deflate is not None, hashlib is not None)
+    return (gc.mem_free(), deflate is not None, hashlib is not None, _stdin() is not None)
 
 
 def _mounts():
@@ -195,6 +202,76 @@ def w(p, mode, chunks, wbits):
             f.write(data)
             n += len(data)
     return n
+
+
+def _fill(s, b):
+    mv = memoryview(b)
+    i = 0
+    while i < len(mv):
+        k = s.readinto(mv[i:])
+        if not k:
+            raise OSError(5)
+        i += k
+
+
+def recv(T, key, t, p, n, size, wbits, digest):
+    # Stream n pieces from stdin into t; if all size bytes arrived intact (digest:
+    # the first 32 hex digits of their sha256), t replaces p. Before each piece
+    # the board writes a grant frame (token T, tag g, payload key) and then reads
+    # the whole piece at once, so the host never has more
+    # in flight than it was asked for: a UART's small input buffer cannot
+    # overflow. A piece: b'z' (raw deflate) or b'p' (plain), its length in 7
+    # digits, then that much base64.
+    s = _stdin()
+    out = getattr(sys.stdout, 'buffer', sys.stdout)
+    ask = T + b'g' + key + b'\x03'
+    h = hashlib.sha256() if hashlib else None
+    head = bytearray(8)
+    buf = None
+    chunk = None
+    done = 0
+    try:
+        with open(t, 'wb') as f:
+            for _ in range(n):
+                out.write(ask)
+                _fill(s, head)
+                m = int(str(head[1:], 'ascii'))
+                if buf is None or len(buf) < m:
+                    buf = None
+                    buf = bytearray(m)
+                mv = memoryview(buf)[:m]
+                _fill(s, mv)
+                data = ba.a2b_base64(mv)
+                if head[0] == 122:
+                    if chunk is None:
+                        chunk = bytearray(BUF)
+                    z = deflate.DeflateIO(io.BytesIO(data), deflate.RAW, wbits)
+                    data = None
+                    while True:
+                        k = z.readinto(chunk)
+                        if not k:
+                            break
+                        part = memoryview(chunk)[:k]
+                        f.write(part)
+                        if h is not None:
+                            h.update(part)
+                        done += k
+                    z = None
+                else:
+                    f.write(data)
+                    if h is not None:
+                        h.update(data)
+                    done += len(data)
+                data = None
+        got = ba.hexlify(h.digest()).decode()[:32] if h else digest
+    except BaseException:
+        drop(t)
+        raise
+    if done != size or got != digest:
+        drop(t)
+        return (done, got, False)
+    swap(t, p)
+    return (done, got, True)
 
 
 def r(p, offset, size):

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import errno
 import threading
+from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from belayfw.board import board_source, source_hash
 from belayfw.codec import encode
 from belayfw.errors import (
+    BelayError,
     BoardFileError,
     BoardFileExists,
     BoardFileNotFound,
@@ -24,6 +26,19 @@ from belayfw.errors import (
     BoardNotADirectory,
     ProtocolError,
 )
+
+if TYPE_CHECKING:
+    from belayfw.connection import Connection
+    from belayfw.protocol import Feeder
+
+T = TypeVar("T")
+
+
+class BoardDoor(Protocol):
+    """The device's way to its connection (:class:`~belayfw.link.BoardLink`), for
+    calls that stream data to the board while they run."""
+
+    def use(self, operation: Callable[[Connection], T]) -> T: ...
 
 
 class FileBoard(Protocol):
@@ -59,24 +74,46 @@ def board_file_error(code: int, path: str) -> BoardFileError:
 class BoardHelpers:
     """Calls into ``board/fs.py`` on one device's board."""
 
-    def __init__(self, board: FileBoard) -> None:
+    def __init__(self, board: FileBoard, door: BoardDoor | None = None) -> None:
         self.board = board
+        self.door = door
         self.source = board_source("fs")
         self.version = source_hash(self.source)
-        self._info: tuple[int, bool, bool] | None = None
+        self._info: tuple[int, bool, bool, bool] | None = None
         self._lock = threading.Lock()
 
     def call(self, name: str, *args: Any, paths: tuple[str, ...] = ()) -> Any:
         """Run helper ``name``; a file-system refusal raises its typed error naming a path."""
+        return self._call(name, args, paths, None)
+
+    def stream_call(
+        self, name: str, *args: Any, feeder: Feeder, timeout: float, paths: tuple[str, ...] = ()
+    ) -> Any:
+        """Run helper ``name`` while ``feeder`` answers its grants with data (needs a door).
+
+        The helper's first arguments say how to write its grant frames: the
+        board's frame token ``_bfw_T`` and the feeder's key.
+        """
+        return self._call(name, args, paths, (feeder, timeout))
+
+    def _call(
+        self,
+        name: str,
+        args: tuple[Any, ...],
+        paths: tuple[str, ...],
+        stream: tuple[Feeder, float] | None,
+    ) -> Any:
         arguments = "".join("," + encode(arg) for arg in args)
+        if stream is not None:
+            arguments = f",_bfw_T,{stream[0].key!r}{arguments}"
         command = (
             f"(globals().get('_bfw_F') or {{}}).get('_v')=={self.version!r} and "
             f"_bfw_F['c']({name!r}{arguments})"
         )
-        reply = self.board.eval(command)
+        reply = self._eval(command, stream)
         if reply is False:
             self.install()
-            reply = self.board.eval(command)
+            reply = self._eval(command, stream)
         if not isinstance(reply, tuple) or len(reply) != 2:
             raise ProtocolError(f"the board's file helper {name} answered {reply!r}")
         code, value = reply
@@ -85,15 +122,24 @@ class BoardHelpers:
             raise board_file_error(code, named or (paths[0] if paths else ""))
         return value
 
+    def _eval(self, command: str, stream: tuple[Feeder, float] | None) -> Any:
+        if stream is None:
+            return self.board.eval(command)
+        if self.door is None:
+            raise BelayError("internal: a streaming file call needs the device's door")
+        feeder, timeout = stream
+        return self.door.use(lambda link: link.evaluate(command, timeout=timeout, feeder=feeder))
+
     def install(self) -> None:
         """Put the helpers on the board (one round trip)."""
         with self._lock:
             self.board.exec(f"_bfw_F = {{'_v': {self.version!r}}}\nexec({self.source!r}, _bfw_F)\n")
             self._info = None
 
-    def info(self) -> tuple[int, bool, bool]:
-        """(free board memory after gc, has ``deflate``, has ``hashlib``), asked once."""
+    def info(self) -> tuple[int, bool, bool, bool]:
+        """(free board memory after gc, has ``deflate``, has ``hashlib``, can read its
+        stdin as bytes), asked once."""
         if self._info is None:
-            free, has_deflate, has_hashlib = self.call("info")
-            self._info = (int(free), bool(has_deflate), bool(has_hashlib))
+            free, has_deflate, has_hashlib, has_stdin = self.call("info")
+            self._info = (int(free), bool(has_deflate), bool(has_hashlib), bool(has_stdin))
         return self._info

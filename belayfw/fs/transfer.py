@@ -1,11 +1,14 @@
-"""Moving file contents: chunks sized from the board's memory, one round trip per window.
+"""Moving file contents: sizes from the board's memory, few round trips.
 
-Writes go as windows of base64 chunks in one command each; a chunk goes raw
-deflate compressed when the board has ``deflate`` and compressing pays. An
-upload lands under a temporary name and replaces the target with one rename,
-so an interrupted or failed upload (full flash, Ctrl-C, a lost link) never
-leaves a half-written file where the old one was. Reads come back as bytes
-(base64 on the wire), a window per round trip.
+Writes stream through the board's stdin while one command runs, a piece per
+grant the board writes (:mod:`belayfw.fs.pieces`), checked by SHA-256 at the
+end; a board that cannot read its stdin as bytes gets windows of base64
+chunks in one command each. Either way a piece goes raw deflate compressed
+when the board has ``deflate`` and compressing pays. An upload lands under a
+temporary name and replaces the target with one rename, so an interrupted or
+failed upload (full flash, Ctrl-C, a lost link) never leaves a half-written
+file where the old one was. Reads come back as bytes (base64 on the wire), a
+window per round trip.
 """
 
 from __future__ import annotations
@@ -14,13 +17,14 @@ import base64
 import contextlib
 import hashlib
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from belayfw.errors import BelayError
+from belayfw.fs import pieces
 from belayfw.fs.helpers import BoardHelpers, board_file_error
+from belayfw.fs.pieces import Progress
 
-#: ``progress(done, total)`` in bytes.
-Progress = Callable[[int, int], None]
+__all__ = ["Progress", "download", "temporary_name", "upload"]
 
 #: Deflate window the board decompresses with: 2**WBITS bytes of board RAM.
 WBITS = 10
@@ -45,7 +49,7 @@ class Budget:
 
 
 def budget(helpers: BoardHelpers) -> Budget:
-    free, can_inflate, _ = helpers.info()
+    free, can_inflate, _, _ = helpers.info()
     return Budget(free, can_inflate)
 
 
@@ -80,6 +84,9 @@ def upload(
     ``compress``: None compresses the chunks it pays for, False never, True always
     (when the board can inflate).
     """
+    free, can_inflate, _, has_stdin = helpers.info()
+    if has_stdin and helpers.door is not None:
+        return _stream(helpers, path, data, free, can_inflate, progress, compress)
     plan = budget(helpers)
     temporary = temporary_name(path)
     total = len(data)
@@ -110,6 +117,52 @@ def upload(
     if progress is not None:
         progress(done, total)
     return done
+
+
+def _stream(
+    helpers: BoardHelpers,
+    path: str,
+    data: bytes,
+    free: int,
+    can_inflate: bool,
+    progress: Progress | None,
+    compress: bool | None,
+) -> int:
+    """Upload through the board's stdin: one command, a piece per grant."""
+    wbits = pieces.inflate_bits(free) if can_inflate else None
+    feeder = pieces.split(
+        data, limit=pieces.piece_size(free), wbits=wbits, compress=compress, progress=progress
+    )
+    temporary = temporary_name(path)
+    digest = hashlib.sha256(data).hexdigest()[:32]  # 128 bits: the command stays short
+    # Generous: a 115200-baud UART moves about 11 KB/s of it.
+    timeout = 30.0 + feeder.encoded_size / 2000
+    try:
+        written, got, replaced = helpers.stream_call(
+            "recv",
+            temporary,
+            path,
+            len(feeder.pieces),
+            len(data),
+            wbits or 0,
+            digest,
+            feeder=feeder,
+            timeout=timeout,
+            paths=(path, path),  # a refusal names the target, not the temporary name
+        )
+    except BaseException:
+        with contextlib.suppress(BelayError):
+            helpers.call("drop", temporary)
+        raise
+    if not replaced:
+        raise BelayError(
+            f"the upload to {path} arrived damaged ({written} of {len(data)} bytes, "
+            f"sha256 {got[:12]}... instead of {digest[:12]}...); the board kept the old "
+            "file: try again (a noisy link?)"
+        )
+    if progress is not None:
+        progress(len(data), len(data))
+    return int(written)
 
 
 def temporary_name(path: str) -> str:
