@@ -393,7 +393,12 @@ class RawRepl(RawReplEntry, RawPaste, IdleDrainer, InStep):
             self.parser.abandon()
             raise
         except BaseException:
-            self.parser.abandon()
+            if self._feeder is not None and self._broken is None:
+                # The feeder failed (a progress callback raised, say): the board still
+                # waits for data, so it is stopped as after a Ctrl-C.
+                self._stop_after_host_interrupt(wait=True)
+            else:
+                self.parser.abandon()
             raise
         # An upload interrupted mid-piece leaves the rest of it in the board's
         # input, where its REPL would read it as the next command: resync first.

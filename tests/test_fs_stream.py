@@ -90,6 +90,21 @@ def test_an_upload_interrupted_inside_a_piece_keeps_the_old_file(
 
 
 @pytest.mark.timeout(120)
+def test_a_failing_progress_callback_stops_the_upload_and_keeps_the_link(board: Device) -> None:
+    board.fs.write_bytes("/keep.txt", b"old")
+
+    def fails(done: int, total: int) -> None:
+        if 0 < done < total:
+            raise ValueError("the progress bar broke")
+
+    with pytest.raises(ValueError, match="progress bar"):
+        board.fs.write_bytes("/keep.txt", os.urandom(300_000), progress=fails, compress=False)
+    assert board.eval("6 * 7") == 42
+    assert board.fs.read_bytes("/keep.txt") == b"old"
+    assert board.fs.ls("/") == ["keep.txt", "rom"]
+
+
+@pytest.mark.timeout(120)
 def test_an_upload_that_arrives_damaged_keeps_the_old_file(
     board: Device, monkeypatch: pytest.MonkeyPatch
 ) -> None:
