@@ -245,7 +245,7 @@ class Device(metaclass=DeviceMeta):
     @cached_property
     def fs(self) -> BoardFS:
         """The board's files: list, read, write, transfer, hash (see :mod:`belayfw.fs`)."""
-        return BoardFS(self, self._board)
+        return BoardFS(self)
 
     def sync(
         self,

@@ -14,6 +14,7 @@ their own modules, as parts of :class:`RawRepl`.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import itertools
 import logging
 import os
@@ -105,6 +106,23 @@ class Feeder(Protocol):
     def next_piece(self) -> bytes:
         """The bytes to send for one grant (base64-safe: no control bytes)."""
         ...
+
+
+#: The feeder for commands sent from this context (see :func:`feeding`).
+_FEEDING: contextvars.ContextVar[Feeder | None] = contextvars.ContextVar(
+    "belayfw_feeding", default=None
+)
+
+
+@contextlib.contextmanager
+def feeding(feeder: Feeder) -> Iterator[None]:
+    """Commands sent from this thread inside the block get ``feeder`` (file uploads
+    reach the protocol through ``Device.eval`` this way)."""
+    token = _FEEDING.set(feeder)
+    try:
+        yield
+    finally:
+        _FEEDING.reset(token)
 
 
 class RawRepl(RawReplEntry, RawPaste, IdleDrainer, InStep):
@@ -304,7 +322,7 @@ class RawRepl(RawReplEntry, RawPaste, IdleDrainer, InStep):
             try:
                 self._marked = marked
                 self._small = len(code) <= RAW_PASTE_THRESHOLD
-                self._feeder = feeder
+                self._feeder = feeder = feeder or _FEEDING.get()
                 self.parser.grant_key = None if feeder is None else feeder.key
                 self.parser.grants = 0
                 return self._execute_locked(code, call_id, timeout, capture, paste)

@@ -21,6 +21,7 @@ import pytest
 from belayfw import Device
 from belayfw.errors import BelayError
 from belayfw.fs import BoardFS, pieces
+from belayfw.fs.helpers import BoardHelpers
 from belayfw.response import ResponseParser
 
 from .conftest import OutputCollector
@@ -143,10 +144,21 @@ def test_board_threads_print_while_an_upload_streams(
     assert board.fs.hash("/busy.bin") == hashlib.sha256(data).hexdigest()
 
 
-def test_without_the_device_door_uploads_go_as_windows(board: Device) -> None:
-    windows = BoardFS(board)  # no link to stream through: one command per window
+def test_a_board_that_cannot_read_its_stdin_gets_windows(
+    board: Device, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_info = BoardHelpers.info
+
+    def no_stdin(self: BoardHelpers) -> tuple[int, bool, bool, bool]:
+        free, can_inflate, has_hashlib, _ = real_info(self)
+        return free, can_inflate, has_hashlib, False
+
+    monkeypatch.setattr(BoardHelpers, "info", no_stdin)
+    windows = BoardFS(board)  # one command per window
     data = os.urandom(200_000)
+    before = board.link_stats.round_trips
     assert windows.write_bytes("/w.bin", data) == len(data)
+    assert board.link_stats.round_trips - before > 2
     assert board.fs.read_bytes("/w.bin") == data
 
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from belayfw.errors import BoardFileNotFound, BoardIsADirectory, BoardNotADirectory
 from belayfw.fs import transfer
-from belayfw.fs.helpers import BoardDoor, BoardHelpers, FileBoard, board_file_error
+from belayfw.fs.helpers import BoardHelpers, FileBoard, board_file_error
 from belayfw.fs.paths import board_path, join
 from belayfw.fs.sync import SyncProgress, SyncReport, sync
 from belayfw.fs.transfer import Progress
@@ -71,9 +71,8 @@ ChangeListener = Callable[[str, str], None]
 class BoardFS:
     """The files of one device's board (``dev.fs``)."""
 
-    def __init__(self, board: FileBoard, door: BoardDoor | None = None) -> None:
-        # Without ``door`` (the device's link) uploads go as windows in commands.
-        self._helpers = BoardHelpers(board, door)
+    def __init__(self, board: FileBoard) -> None:
+        self._helpers = BoardHelpers(board)
         self._listeners: list[ChangeListener] = []
 
     def add_listener(self, listener: ChangeListener) -> None:

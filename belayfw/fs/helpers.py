@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import errno
 import threading
-from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from belayfw.board import board_source, source_hash
 from belayfw.codec import encode
 from belayfw.errors import (
-    BelayError,
     BoardFileError,
     BoardFileExists,
     BoardFileNotFound,
@@ -26,19 +24,7 @@ from belayfw.errors import (
     BoardNotADirectory,
     ProtocolError,
 )
-
-if TYPE_CHECKING:
-    from belayfw.connection import Connection
-    from belayfw.protocol import Feeder
-
-T = TypeVar("T")
-
-
-class BoardDoor(Protocol):
-    """The device's way to its connection (:class:`~belayfw.link.BoardLink`), for
-    calls that stream data to the board while they run."""
-
-    def use(self, operation: Callable[[Connection], T]) -> T: ...
+from belayfw.protocol import Feeder, feeding
 
 
 class FileBoard(Protocol):
@@ -74,9 +60,8 @@ def board_file_error(code: int, path: str) -> BoardFileError:
 class BoardHelpers:
     """Calls into ``board/fs.py`` on one device's board."""
 
-    def __init__(self, board: FileBoard, door: BoardDoor | None = None) -> None:
+    def __init__(self, board: FileBoard) -> None:
         self.board = board
-        self.door = door
         self.source = board_source("fs")
         self.version = source_hash(self.source)
         self._info: tuple[int, bool, bool, bool] | None = None
@@ -89,7 +74,7 @@ class BoardHelpers:
     def stream_call(
         self, name: str, *args: Any, feeder: Feeder, timeout: float, paths: tuple[str, ...] = ()
     ) -> Any:
-        """Run helper ``name`` while ``feeder`` answers its grants with data (needs a door).
+        """Run helper ``name`` while ``feeder`` answers its grants with data.
 
         The helper's first arguments say how to write its grant frames: the
         board's frame token ``_bfw_T`` and the feeder's key.
@@ -125,10 +110,9 @@ class BoardHelpers:
     def _eval(self, command: str, stream: tuple[Feeder, float] | None) -> Any:
         if stream is None:
             return self.board.eval(command)
-        if self.door is None:
-            raise BelayError("internal: a streaming file call needs the device's door")
         feeder, timeout = stream
-        return self.door.use(lambda link: link.evaluate(command, timeout=timeout, feeder=feeder))
+        with feeding(feeder):
+            return self.board.eval(command, timeout=timeout)
 
     def install(self) -> None:
         """Put the helpers on the board (one round trip)."""

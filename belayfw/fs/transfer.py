@@ -85,7 +85,7 @@ def upload(
     (when the board can inflate).
     """
     free, can_inflate, _, has_stdin = helpers.info()
-    if has_stdin and helpers.door is not None:
+    if has_stdin:
         return _stream(helpers, path, data, free, can_inflate, progress, compress)
     plan = budget(helpers)
     temporary = temporary_name(path)
