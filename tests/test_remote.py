@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -211,6 +212,31 @@ def test_a_client_that_hung_up_is_reaped_before_the_next_one_is_judged(
         assert b">>> " in said
         assert b"in use" not in said
         assert export.refused == 0
+
+
+def _read_until(board: ExportedBoard, marker: bytes) -> bytes:
+    seen, deadline = b"", time.monotonic() + 30
+    while marker not in seen:
+        assert time.monotonic() < deadline, f"no {marker!r} in {seen!r}"
+        seen += board.read(deadline)
+    return seen
+
+
+def test_a_paste_request_sent_before_the_last_prompt_arrives_still_counts() -> None:
+    """The client may ask for raw paste before the board's reader has seen the last ``\\x04>``."""
+    board = ExportedBoard()
+    try:
+        board.write(b"\r\x01")
+        _read_until(board, b"raw REPL; CTRL-B to exit\r\n>")
+        board.write(b"print(1)\x04")  # its prompt stays unread until after the request
+        board.write(b"\x05A\x01")
+        _read_until(board, b"R\x01")
+        board.write(b"print('go')\nwhile True:\n    pass\n\x04")  # fits the first window
+        _read_until(board, b"go")  # running, past its compile
+        board.write(b"\x03")  # raw-paste code runs with the terminal raw: only a signal stops it
+        assert b"KeyboardInterrupt" in _read_until(board, b"\x04>")
+    finally:
+        board.close()
 
 
 def test_second_rfc2217_client_gets_the_servers_words(export_rfc2217: NetworkExport) -> None:

@@ -49,6 +49,10 @@ class ExportedBoard:
         self._raw_mode = False  # the client's last mode switch: Ctrl-A raw, Ctrl-B friendly
         self._running = False  # a command was sent and its prompt has not come back yet
         self._pasting = False  # ... in raw-paste mode (the client asked for it)
+        # Asked for the command being sent now; it becomes _pasting at that command's end.
+        # Kept apart because the last command's prompt can reach this board's reader
+        # after the client's next request: it must not cancel that request.
+        self._paste_requested = False
         self._input_tail = b""  # the last client bytes, for a request split across reads
         self._tail = b""  # the last byte of output, for a prompt split across reads
         self._lock = threading.Lock()
@@ -70,6 +74,7 @@ class ExportedBoard:
                     self._track_paste(piece)
                     if END_OF_COMMAND in piece:
                         self._running = True
+                        self._pasting, self._paste_requested = self._paste_requested, False
                     self.transport.write(piece)
             except DeviceDisconnected:
                 log.debug("%s: input dropped while the board restarts", self.description)
@@ -80,7 +85,7 @@ class ExportedBoard:
             data = self.transport.read(deadline)
         except DeviceDisconnected as ended:
             with self._lock:
-                self._running = self._pasting = False
+                self._running = self._pasting = self._paste_requested = False
                 return self._reboot(ended)
         if data:
             with self._lock:
@@ -105,7 +110,7 @@ class ExportedBoard:
             return
         recent = self._input_tail + piece
         if RAW_PASTE_REQUEST in recent:
-            self._pasting = True
+            self._paste_requested = True
         self._input_tail = recent[-(len(RAW_PASTE_REQUEST) - 1) :]
 
     def _reboot(self, ended: DeviceDisconnected) -> bytes:
