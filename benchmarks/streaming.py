@@ -7,7 +7,8 @@ list, and of belay 0.30.1's generator task on the same board and link (run in
 its own venv, ``.venv-belay``, created on first use with pip, or given with
 ``--belay-python``). Then events per second that a board thread pushes with
 ``emit``. Each row ends with belayfw's stream rate over belay's (or, without
-belay, over the list's); the targets of issue 8 are checked at the end.
+belay, over the list's); the targets of issue 8 are checked at the end. Last,
+the heap belayfw's board runtime holds on each profile (runtime_heap.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from _links import DelayedLink
+from runtime_heap import TARGET_BYTES as HEAP_TARGET_BYTES
+from runtime_heap import EveryKind, runtime_heap
 
 from belayfw import Device, task, thread
 
@@ -114,6 +117,12 @@ def main() -> None:
     parser.add_argument(
         "--links", choices=("all", "pty"), default="all", help="pty: skip the relayed links"
     )
+    parser.add_argument(
+        "--heap-profiles",
+        nargs="*",
+        default=["unix", "pico", "esp32"],
+        help="profiles whose runtime heap is measured (none: skip)",
+    )
     args = parser.parse_args()
     python = None if args.no_belay else belay_python(args.belay_python)
     links: list[tuple[str, float | None]] = [("pty", None)]
@@ -150,7 +159,19 @@ def main() -> None:
         if label in measured:
             verdict = "met" if measured[label] >= target else "MISSED"
             print(f"target {label}: >= {target:,} values/s: {measured[label]:,.0f} ({verdict})")
+    if args.heap_profiles:
+        print_runtime_heap(args.heap_profiles)
     sys.stdout.flush()
+
+
+def print_runtime_heap(profiles: list[str]) -> None:
+    """The lean-runtime figures (benchmarks/runtime_heap.py), for one report."""
+    print(f"runtime heap after gc, bytes (target: core <= {HEAP_TARGET_BYTES:,} on pico)")
+    print(f"{'profile':16} {'core':>10} {'with parts':>11}")
+    for profile in profiles:
+        core, full = runtime_heap(profile), runtime_heap(profile, EveryKind)
+        verdict = "met" if core <= HEAP_TARGET_BYTES else "MISSED"
+        print(f"{profile:16} {core:10,} {full:11,}   {verdict}")
 
 
 if __name__ == "__main__":

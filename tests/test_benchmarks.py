@@ -24,7 +24,14 @@ RATIO = re.compile(r"\d+\.\d+x$", re.MULTILINE)
         ("sleeps.py", ["--rounds", "2", "--calls", "20"], 4),
         ("virtual_hardware.py", ["--rounds", "2", "--calls", "10"], 2),
         ("resets.py", ["--rounds", "1"], 3),
-        ("streaming.py", ["--values", "2000", "--repeats", "1", "--no-belay", "--links", "pty"], 1),
+        (
+            "streaming.py",
+            [
+                *("--values", "2000", "--repeats", "1", "--no-belay", "--links", "pty"),
+                *("--heap-profiles", "pico"),
+            ],
+            1,
+        ),
     ],
 )
 @pytest.mark.timeout(600)  # a hang guard: a loaded machine makes these runs long, not wrong
