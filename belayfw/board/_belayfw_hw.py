@@ -162,10 +162,11 @@ def _watch():
 
 
 def _set_adc(key, value):
-    if value == -1:
-        state.adc.pop(key, None)  # unset: back to a floating input
-    else:
-        state.adc[key] = value
+    with state.lock:
+        if value == -1:
+            state.adc.pop(key, None)  # unset: back to a floating input
+        else:
+            state.adc[key] = value
 
 
 def _attach_i2c(bus, addr, on):
@@ -180,7 +181,8 @@ def _attach_i2c(bus, addr, on):
 
 def _attach_spi(bus, on):
     import _belayfw_buses
-    _belayfw_buses.spi_devices[bus] = on
+    with state.lock:
+        _belayfw_buses.spi_devices[bus] = on
 
 
 def _uart_write(uid, data):

@@ -63,6 +63,12 @@ def _serve():
         if _serving:
             return
         _serving = True
+    # The service and the buses load here, in the board code's thread, before the
+    # reader starts: the unix port has no GIL, and a module imported in one thread
+    # while another looks a module up can crash it (seen: a segfault after a reset).
+    wire()
+    import _belayfw_buses
+    with _wire_lock:
         chan.write(b'\x00\x00\x00\x06["up"]')  # the host may now wait for answers
     _thread.start_new_thread(_wait_for_host, ())
 

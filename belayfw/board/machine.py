@@ -74,7 +74,8 @@ class Pin:
         pid = self.id
         _state.sync()
         if v is None:
-            return _state.level(pid)
+            with _state.lock:  # the host's reader thread may be adding a pin meanwhile
+                return _state.level(pid)
         with _state.lock:
             before = _state.level(pid)
             _state.outputs[pid] = 1 if v else 0
@@ -150,8 +151,9 @@ class ADC:
     def read_u16(self):
         key = self._key
         _state.sync()
-        if key in _state.adc:
-            value = _state.adc[key]
+        with _state.lock:  # the host's reader thread may be setting a reading meanwhile
+            known, value = key in _state.adc, _state.adc.get(key)
+        if known:
             if value is None:
                 return _state.hw.request(['adc', key])
             return value
