@@ -29,7 +29,7 @@ T = TypeVar("T")
 #: before it closes the link under that call.
 CLOSE_GRACE_SECONDS = 5.0
 #: How often that call is interrupted again meanwhile.
-_INTERRUPT_AGAIN_SECONDS = 0.25
+_INTERRUPT_AGAIN_SECONDS = 1.0
 
 
 def still_busy_at_close(port: str) -> TaskTimeout:
@@ -179,17 +179,21 @@ class BoardLink:
     def taken_for_close(self) -> Iterator[bool]:
         """The lock, taken from a call another host thread is making; yields False if never.
 
-        That call is interrupted, and again every quarter second while it holds
-        on (an interrupt can miss: the board may not have started the code yet).
-        After CLOSE_GRACE_SECONDS the link is dropped under it, so it ends with
-        ``DeviceDisconnected``; if it still holds the lock another grace period
-        later (stuck outside the board), this yields False without the lock. A
-        close never waits for good on a call that does not stop.
+        That call is interrupted, and again every second while it holds on (an
+        interrupt can miss: the board may not have started the code yet). After
+        CLOSE_GRACE_SECONDS of a call still running, the link is dropped under it,
+        so it ends with ``DeviceDisconnected``; if the lock is still held another
+        grace period later, this yields False without it. A thread holding the
+        device between calls (``hold()``, an exclusive stream) is waited for, as
+        before: only a running call is cut.
         """
         dropped_at: float | None = None
         give_up_at = time.monotonic() + CLOSE_GRACE_SECONDS
         while not self.lock.acquire(timeout=_INTERRUPT_AGAIN_SECONDS):
             now = time.monotonic()
+            if dropped_at is None and self._busy_thread is None:
+                give_up_at = now + CLOSE_GRACE_SECONDS  # held between calls: wait
+                continue
             if now < give_up_at:
                 if dropped_at is None:
                     self.interrupt_other_caller()

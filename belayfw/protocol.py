@@ -74,10 +74,10 @@ _FEED_SLICE = 4096
 END_QUIET_SECONDS = 0.25
 #: A board acknowledges a command (OK) as soon as it has read it: within this
 #: long, plus a second per ACK_BYTES_PER_SECOND of command (a slow UART).
-#: How long close() waits for a command in another thread to let go of the transport.
-CLOSE_WAIT_SECONDS = 2.0
 ACK_SECONDS = 5.0
 ACK_BYTES_PER_SECOND = 2000
+#: How long close() waits for a command in another thread to let go of the transport.
+CLOSE_WAIT_SECONDS = 2.0
 #: Bytes that steer the raw REPL (enter, leave, interrupt, end of input, paste mode):
 #: one inside a command would split it, so no command may carry them raw.
 CONTROL_BYTES = re.compile(rb"[\x01-\x05]")
@@ -146,6 +146,7 @@ class RawRepl(RawReplEntry, RawPaste, IdleDrainer, InStep):
         self.paste_refused = False
         self._lock = threading.Lock()
         self._wake_pipe_orphaned = False
+        self._wake_pipe_closed = False
         self._owner: int | None = None  # the thread holding the lock
         self._interrupt_requested = False
         self._marked = True  # the command in flight reports "started" (see _interruptible)
@@ -180,20 +181,27 @@ class RawRepl(RawReplEntry, RawPaste, IdleDrainer, InStep):
             os.write(self._wake_w, b"x")
         if self._drainer is not None and self._drainer is not threading.current_thread():
             self._drainer.join(timeout=2.0)
+        # A command in another thread sees _closing at its next wake-up (the pipe
+        # write above) and ends with DeviceDisconnected, letting go of the lock.
         if not self._lock.acquire(timeout=CLOSE_WAIT_SECONDS):
-            # A command in another thread holds on (board code that ignores
-            # interrupts): close the transport under it, so its read fails with
-            # DeviceDisconnected; it closes the wake pipe on its way out.
+            # Still held (stuck in a write): close the transport under it, so that
+            # write fails; it closes the wake pipe on its way out.
             self._wake_pipe_orphaned = True
-            self.transport.close()
-            return
+            if not self._lock.acquire(blocking=False):  # it may just have left
+                self.transport.close()
+                return
         try:
             self.transport.close()
+            self._close_wake_pipe()
         finally:
             self._lock.release()
-        self._close_wake_pipe()
 
     def _close_wake_pipe(self) -> None:
+        """Close the wake pipe once (callers hold ``_lock``): its numbers are reused later."""
+        self._wake_pipe_orphaned = False
+        if self._wake_pipe_closed:
+            return
+        self._wake_pipe_closed = True
         for fd in (self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -444,6 +452,10 @@ class RawRepl(RawReplEntry, RawPaste, IdleDrainer, InStep):
         next_try = 0.0
         prompted_at = 0.0
         while not parser.done:
+            if self._closing:  # by another thread, which waits for this call to let go
+                raise DeviceDisconnected(
+                    f"{self.transport.description} was closed by another thread during this call"
+                )
             if parser.grants and self._feeder is not None:
                 self._feed(self._feeder)  # grants may have come with the command's OK
                 continue

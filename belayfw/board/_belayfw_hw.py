@@ -2,8 +2,8 @@
 # The host creates a socket pair with each board process and passes one end as
 # an inherited file descriptor (its number in BELAYFW_HW_FD): hardware traffic
 # never touches the REPL stream, so it can neither disturb nor slow a call.
-# _belayfw_state opens the channel, says ["up"] and loads this module once the
-# host has sent something; its waiting thread then serves the channel here.
+# _belayfw_state opens the channel; when board code first touches hardware it
+# loads this module, says ["up"] and starts the thread that serves the channel here.
 #
 # Frames: a 4-byte big-endian length, then a JSON array [op, seq, ...].
 # Host -> board: commands (pin input, ADC value, attach a bus device, UART bytes);

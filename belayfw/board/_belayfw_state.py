@@ -3,10 +3,10 @@
 # IRQ handlers, ADC readings, PWM settings, pixels. The unix port has no GIL,
 # so changes happen under `lock`.
 # Importing `machine` (every connection does) only opens the side channel. When
-# board code first touches hardware (a Pin, ADC, PWM, bus, pixels), one thread
-# starts that waits, blocked in poll, for the host's messages; at the first one
-# the service (_belayfw_hw) loads and that thread becomes its reader. Board code
-# that never touches hardware runs no thread for it.
+# board code first touches hardware (a Pin, ADC, PWM, bus, pixels), the service
+# (_belayfw_hw) and the buses load in that code's thread, then one thread starts
+# that waits, blocked in poll, for the host's messages and serves them. Board
+# code that never touches hardware loads neither and runs no thread for it.
 import os
 import time
 import _thread
@@ -66,8 +66,12 @@ def _serve():
     # The service and the buses load here, in the board code's thread, before the
     # reader starts: the unix port has no GIL, and a module imported in one thread
     # while another looks a module up can crash it (seen: a segfault after a reset).
-    wire()
-    import _belayfw_buses
+    try:
+        wire()
+        import _belayfw_buses
+    except BaseException:  # a timeout's interrupt, a full heap: the next touch tries again
+        _serving = False
+        raise
     with _wire_lock:
         chan.write(b'\x00\x00\x00\x06["up"]')  # the host may now wait for answers
     _thread.start_new_thread(_wait_for_host, ())
