@@ -258,6 +258,59 @@ def test_a_board_touching_a_pin_the_host_drives_never_crashes_after_a_reset(outp
             assert dev.eval("__import__('machine').Pin(8).value()") == 1
 
 
+def test_no_hardware_thread_ever_imports(board: Device) -> None:
+    """Every import looks at the flash, and the unix port's file system is not safe from
+    two threads at once (no GIL): the side channel's reader thread once imported `select`
+    while a call's error path imported `io`, and the board crashed (SIGSEGV). So the
+    reader, Timer and IRQ paths must never import a module that is not loaded yet."""
+    from belayfw.hardware import RegisterDevice, SPIDevice
+
+    class Echo(SPIDevice):
+        def transfer(self, data: bytes) -> bytes:
+            return data
+
+    hw = board.hardware
+    board.exec(
+        "import builtins, sys, _thread\n"
+        "_main, _elsewhere, _import = _thread.get_ident(), [], builtins.__import__\n"
+        "def _watching(name, *args):\n"
+        "    if _thread.get_ident() != _main and name not in sys.modules:\n"
+        "        _elsewhere.append(name)\n"
+        "    return _import(name, *args)\n"
+        "builtins.__import__ = _watching\n"
+    )
+    board.exec(  # the first touch starts the reader thread
+        "import machine\nfrom machine import Pin, I2C, SPI, UART, ADC, Timer\n"
+        "i2c, spi, uart = I2C(0), SPI(1), UART(1)\nled = Pin(2, Pin.OUT)"
+    )
+    hw.i2c(0).attach(0x50, RegisterDevice(registers={0: 7}))
+    hw.spi(1).attach(Echo())
+    hw.adc(26).set(lambda t: 1234)
+    hw.uart(1).write(b"hi")
+    assert hw.pin(2).history == []  # the host starts watching the board's outputs
+    board.exec(
+        "got = []\n"
+        "def pressed(pin):\n"
+        "    held = machine.disable_irq()\n"
+        "    got.append(i2c.readfrom_mem(0x50, 0, 1))\n"
+        "    machine.enable_irq(held)\n"
+        "    led.toggle()\n"
+        "Pin(3, Pin.IN).irq(pressed, Pin.IRQ_RISING)\n"
+        "ticks = []\n"
+        "def tick(t):\n"
+        "    ticks.append((i2c.readfrom_mem(0x50, 0, 1), spi.read(1, 5), ADC(26).read_u16()))\n"
+        "timer = Timer(-1, period=5, callback=tick)"
+    )
+    hw.pin(3).drive(1)  # the IRQ handler runs in the reader thread
+    wait_until(lambda: board.eval("len(ticks)") >= 3, what="three Timer callbacks")
+    board.exec("timer.deinit()")
+    assert board.eval("got") == [b"\x07"]
+    assert board.eval("ticks[0]") == (b"\x07", b"\x05", 1234)
+    assert board.eval("uart.read()") == b"hi"
+    assert hw.pin(2).level == 1
+    assert board.eval("_elsewhere") == []
+
+
 def test_unwire_leaves_a_bare_board_for_the_next_test(board: Device) -> None:
     from belayfw.hardware import RegisterDevice
 

@@ -30,11 +30,14 @@ class I2C:
 
     def scan(self):
         state.sync()
-        return sorted(i2c_devices.get(self._bus, ()))
+        with state.lock:  # the host's reader thread attaches and detaches devices
+            return sorted(i2c_devices.get(self._bus, ()))
 
     def _transfer(self, addr, write, read):
         state.sync()
-        if addr not in i2c_devices.get(self._bus, ()):
+        with state.lock:
+            present = addr in i2c_devices.get(self._bus, ())
+        if not present:
             raise OSError(_ENODEV, 'no I2C device at 0x%02x' % addr)
         return unhexlify(state.wire().request(['i2c', self._bus, addr, _hex(write), read]))
 
@@ -89,7 +92,9 @@ class SPI:
 
     def _transfer(self, data):
         state.sync()
-        if not spi_devices.get(self._bus):
+        with state.lock:
+            present = spi_devices.get(self._bus)
+        if not present:
             return b'\xff' * len(data)  # nothing drives MISO: it floats high
         return unhexlify(state.wire().request(['spi', self._bus, _hex(data)]))
 
@@ -134,7 +139,8 @@ class UART:
 
     def any(self):
         state.sync()
-        return len(uart_rx.get(self._id, b''))
+        with state.lock:
+            return len(uart_rx.get(self._id, b''))
 
     def _take(self, nbytes):
         state.sync()
@@ -162,10 +168,11 @@ class UART:
 
     def readline(self):
         state.sync()
-        buf = uart_rx.get(self._id)
+        with state.lock:
+            buf = bytes(uart_rx.get(self._id, b''))
         if not buf:
             return self._take(None)
-        end = bytes(buf).find(b'\n')
+        end = buf.find(b'\n')
         return self._take(len(buf) if end < 0 else end + 1)
 
     def write(self, buf):

@@ -18,6 +18,7 @@ import sys
 import io
 import _thread
 import _belayfw_state as state
+import _belayfw_buses as buses
 from binascii import unhexlify
 
 _chan = state.chan
@@ -50,15 +51,14 @@ def request(args):
     global _seq
     if _chan is None:
         raise OSError(5, 'no host side channel')
-    with _seq_lock:
-        _seq += 1
-        seq = _seq
     slot = [None, None, None]
-    me = _thread.get_ident()
-    if me != _reader:
+    if _thread.get_ident() != _reader:
         slot[2] = _thread.allocate_lock()
         slot[2].acquire()
-    _waiting[seq] = slot
+    with _seq_lock:  # also guards _waiting: no GIL, and a dict growing while read can crash
+        _seq += 1
+        seq = _seq
+        _waiting[seq] = slot
     send(['req', seq] + args)
     if slot[2] is not None:
         slot[2].acquire()
@@ -90,7 +90,8 @@ def _serve_one():
     msg = json.loads(body)
     op = msg[0]
     if op == 're':
-        slot = _waiting.pop(msg[1], None)
+        with _seq_lock:
+            slot = _waiting.pop(msg[1], None)
         if slot is not None:
             slot[1] = msg[3]
             slot[0] = msg[2]
@@ -154,11 +155,12 @@ def _drive(pid, level):
 def _watch():
     global watched
     watched = True
-    return {
-        'out': [[k, state.level(k)] for k in state.modes if state.modes[k] != 0],
-        'pwm': [[k, v[0], v[1]] for k, v in state.pwm.items()],
-        'np': [[k, v[0], v[1]] for k, v in state.pixels.items()],
-    }
+    with state.lock:
+        return {
+            'out': [[k, state.level(k)] for k in state.modes if state.modes[k] != 0],
+            'pwm': [[k, v[0], v[1]] for k, v in state.pwm.items()],
+            'np': [[k, v[0], v[1]] for k, v in state.pixels.items()],
+        }
 
 
 def _set_adc(key, value):
@@ -170,9 +172,8 @@ def _set_adc(key, value):
 
 
 def _attach_i2c(bus, addr, on):
-    import _belayfw_buses
     with state.lock:
-        addrs = _belayfw_buses.i2c_devices.setdefault(bus, set())
+        addrs = buses.i2c_devices.setdefault(bus, set())
         if on:
             addrs.add(addr)
         else:
@@ -180,20 +181,18 @@ def _attach_i2c(bus, addr, on):
 
 
 def _attach_spi(bus, on):
-    import _belayfw_buses
     with state.lock:
-        _belayfw_buses.spi_devices[bus] = on
+        buses.spi_devices[bus] = on
 
 
 def _uart_write(uid, data):
-    import _belayfw_buses
     with state.lock:
-        _belayfw_buses.uart_rx.setdefault(uid, bytearray()).extend(unhexlify(data))
+        buses.uart_rx.setdefault(uid, bytearray()).extend(unhexlify(data))
 
 
 _COMMANDS = {
     'pin': _drive,
-    'level': state.level,
+    'level': state.level_now,
     'watch': _watch,
     'adc': _set_adc,
     'i2c': _attach_i2c,

@@ -7,7 +7,12 @@
 # (_belayfw_hw) and the buses load in that code's thread, then one thread starts
 # that waits, blocked in poll, for the host's messages and serves them. Board
 # code that never touches hardware loads neither and runs no thread for it.
+# Threads other than the board code's never import: an import looks at the
+# flash, and the unix port's file system is not safe from two threads at once
+# (a crash was seen: the reader thread's `import select` met a call's import).
 import os
+import select
+import sys
 import time
 import _thread
 
@@ -69,6 +74,7 @@ def _serve():
     try:
         wire()
         import _belayfw_buses
+        import machine_system  # IRQ and Timer callbacks may use it: loaded here, not in their thread
     except BaseException:  # a timeout's interrupt, a full heap: the next touch tries again
         _serving = False
         raise
@@ -78,7 +84,6 @@ def _serve():
 
 
 def _wait_for_host():
-    import select
     waiter = select.poll()
     waiter.register(chan.fileno(), select.POLLIN)
     while not waiter.poll(-1):
@@ -91,7 +96,6 @@ def _open():
     fd = os.getenv('BELAYFW_HW_FD')
     if not fd:
         return
-    import select
     chan = open(int(fd), 'r+b')
     _poller = select.poll()
     _poller.register(chan.fileno(), select.POLLIN)
@@ -107,6 +111,12 @@ def event(msg):
         hw.event(msg)
 
 
+def level_now(pid):
+    # The level, read from another thread than the one that may be changing the pins.
+    with lock:
+        return level(pid)
+
+
 def level(pid):
     if modes.get(pid, 0) == 1:
         return outputs.get(pid, 0)
@@ -119,26 +129,30 @@ def level(pid):
 
 def changed(pid, before, by_board):
     # After a change that may have moved the pin's level: report it, fire its IRQ.
-    after = level(pid)
+    with lock:
+        after = level(pid)
+        irq = irqs.get(pid) if after != before else None
+        if irq is not None and not irq[1 if after else 2]:
+            irq = None
+        if irq is not None and irq_off:
+            pending.append((irq[0], irq[3]))
+            irq = None
     if after == before:
         return
     if by_board:
         event(['pin', pid, after, time.time_ns()])
-    irq = irqs.get(pid)
-    if irq is not None and irq[1 if after else 2]:
-        if irq_off:
-            pending.append((irq[0], irq[3]))
-        elif not by_board:
-            irq[0](irq[3])  # the host's drive() raises what the handler raised
-        else:
-            try:
-                irq[0](irq[3])
-            except Exception as e:  # as on a board: printed, never raised in the code that wrote the pin
-                report(e)
+    if irq is None:
+        return
+    if not by_board:
+        irq[0](irq[3])  # the host's drive() raises what the handler raised
+        return
+    try:
+        irq[0](irq[3])
+    except Exception as e:  # as on a board: printed, never raised in the code that wrote the pin
+        report(e)
 
 
 def report(e):
     # An IRQ or Timer callback raised: a board prints it and carries on.
-    import sys
     print('Uncaught exception in IRQ callback handler')
     sys.print_exception(e)

@@ -179,9 +179,10 @@ class ADC:
 class PWM:
     def __init__(self, pin, freq=-1, duty_u16=-1, duty_ns=-1, **kwargs):
         self._key = _pin_id(pin)
-        state = _state.pwm.get(self._key)
-        if state is None:
-            state = _state.pwm[self._key] = [1000, 0]
+        with _state.lock:  # the host's reader thread may be listing PWM outputs meanwhile
+            state = _state.pwm.get(self._key)
+            if state is None:
+                state = _state.pwm[self._key] = [1000, 0]
         self._state = state
         if freq != -1:
             state[0] = freq
@@ -243,6 +244,7 @@ class Timer:
             self.init(mode=mode, period=period, freq=freq, callback=callback)
 
     def init(self, mode=PERIODIC, period=-1, freq=-1, callback=None):
+        _state.sync()  # the service loads in this thread, not in the timer's
         if freq > 0:
             period = 1000 // freq
         self._gen += 1

@@ -34,5 +34,6 @@ class NeoPixel:
     def write(self):
         key = getattr(self.pin, 'id', self.pin)
         data = hexlify(self.buf).decode()
-        state.pixels[key] = [self.bpp, data]
+        with state.lock:  # the host's reader thread may be listing pixels meanwhile
+            state.pixels[key] = [self.bpp, data]
         state.event(['np', key, self.bpp, data])

@@ -5,7 +5,8 @@
 # Thread frames: T + tag + payload + b'\x03' with tags o=printed text (the
 # thread's name, \x1f, the text) and x=unhandled exception; never chunked: one
 # write, so no continuation can mix.
-import time as _bfw_time
+import io as _bfw_io  # here, not in a failing thread: an import looks at the flash, and
+import time as _bfw_time  # a file system is not safe from two threads at once without a GIL
 
 # On a re-install `time` may already be the stoppable stand-in (see below).
 _bfw_time = getattr(_bfw_time, '_bfw_real', _bfw_time)
@@ -163,8 +164,7 @@ def _bfw_tm(t, f, a, k):
         _bfw_SR.discard(t)
         _bfw_ID.pop(me, None)
     if err is not None:
-        import io
-        s = io.StringIO()
+        s = _bfw_io.StringIO()
         _bfw_sys.print_exception(err, s)
         _bfw_tw(b'x', repr((t, type(err).__name__, str(err), s.getvalue())).encode())
 

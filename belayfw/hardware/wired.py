@@ -119,6 +119,7 @@ class WiredBoard:
 
     def unwire(self) -> None:
         """Take the test's circuit away: inputs float, ADCs unset, no bus models, history gone."""
+        self.settle()  # what the board sent before now belongs to the test that ends, not the next
         with self._lock:
             inputs, self._inputs = list(self._inputs), {}
             channels = [*self._adc_values, *self._adc_sources]
