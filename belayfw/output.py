@@ -9,6 +9,7 @@ return value and unhandled exception go to whoever tracks threads.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Protocol
 
 from belayfw import codec
@@ -61,7 +62,7 @@ class BoardFrames:
 
     def __call__(self, tag: str, payload: bytes) -> None:
         if tag == "o":
-            name, _, text = payload.decode("utf-8", "replace").partition("\x1f")
+            name, _, text = _unescape(payload).decode("utf-8", "replace").partition("\x1f")
             self._output(self._prefixed(name, text))
         elif tag == "x":
             try:
@@ -104,3 +105,14 @@ class BoardFrames:
             self._threads.thread_emitted(thread_id, value)
         else:
             self._threads.thread_returned(thread_id, value)
+
+
+#: How a board thread's printed text carries the bytes that delimit frames (threads.py).
+_ESCAPED = re.compile(rb"\x10(.)", re.DOTALL)
+
+
+def _unescape(payload: bytes) -> bytes:
+    """Undo the board's escaping of \\x02 \\x03 \\x04 \\x10 (as \\x10 + byte + 64)."""
+    if b"\x10" not in payload:
+        return payload
+    return _ESCAPED.sub(lambda found: bytes([found[1][0] - 64]), payload)
