@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING
 
 from belayfw.errors import BoardReset, DeviceDisconnected
-from belayfw.response import ResponseParser
+from belayfw.response import Phase, ResponseParser
 from belayfw.transports.base import Transport
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ class IdleDrainer:
     _generation: int
     _broken: DeviceDisconnected | None
     _closing: bool
+    _unsynced: bool  # an exchange was left open (see in_step.py)
     _wake_r: int
     _drainer: threading.Thread | None
 
@@ -96,6 +97,11 @@ class IdleDrainer:
                         continue  # the next call starts the board again (link.py)
                     if self._broken is not None or self._closing:
                         return
+                    if self._unsynced and self.parser.phase is not Phase.SYNC:
+                        # An exchange left open that nobody reads any more (a Ctrl-C
+                        # struck where it could not be closed): what comes of it is
+                        # dropped, not printed; the next command resyncs.
+                        self.parser.abandon()
                     # With a descriptor the data is there now; without one, wait briefly.
                     until = time.monotonic() + (0.0 if fd is not None else DRAIN_QUIET_SECONDS)
                     try:

@@ -132,9 +132,13 @@ class InStep:
         whatever the board still sends for the abandoned command. With ``wait``
         (a command reading its stdin) the board's end is awaited a while too: an
         emulator's interrupt is a signal, and a reader not yet stopped would
-        take the next bytes sent for its own.
+        take the next bytes sent for its own. Meanwhile nothing the command prints
+        reaches the output (see :meth:`ResponseParser.cut`): the Ctrl-C may have
+        struck between a read and the parser, and a reply read from the middle
+        would look like board output.
         """
         try:
+            self.parser.cut()
             limit = time.monotonic() + HOST_INTERRUPT_GRACE_SECONDS
             while not self.parser.done and time.monotonic() < limit:
                 self._pump(limit)

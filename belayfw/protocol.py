@@ -247,7 +247,9 @@ class RawRepl(RawReplEntry, RawPaste, IdleDrainer, InStep):
                 self._resync()  # Ctrl-D must meet an empty line, not a half-sent command
             parser = self.parser
             self.parser = ResponseParser(parser.token, parser.on_output, parser.on_frame)
-            self._unsynced = False
+            # Out of step until the board is back at the prompt: if a Ctrl-C cuts the
+            # reset, its boot text is dropped (drainer.py) and the next command resyncs.
+            self._unsynced = True
             try:
                 if isinstance(self.transport, Restartable):
                     self.transport.restart()
@@ -259,6 +261,7 @@ class RawRepl(RawReplEntry, RawPaste, IdleDrainer, InStep):
             except DeviceDisconnected as exc:
                 self._broken = exc
                 raise
+            self._unsynced = False
             self.round_trips += 1
 
     def _await_reboot(self, deadline: float) -> None:
@@ -396,8 +399,10 @@ class RawRepl(RawReplEntry, RawPaste, IdleDrainer, InStep):
                     self._broken = DeviceDisconnected(f"{exc.args[0]}; the link was given up")
                     raise
             else:
-                self._write(code + b"\x04")
+                # The parser expects the reply before the command leaves: a Ctrl-C
+                # that strikes once the write is done must not find it idle.
                 self.parser.begin(call_id, capture=capture)
+                self._write(code + b"\x04")
             self.round_trips += 1
             self._busy = True
             self._interrupt_requested = False

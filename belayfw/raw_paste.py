@@ -49,8 +49,8 @@ class RawPaste:
             self.raw_paste = False
             self.paste_refused = True
             self._feed_idle(after)
+            self.parser.begin(call_id, capture=capture)  # before the command leaves
             self._write(code + b"\x04")
-            self.parser.begin(call_id, capture=capture)
             return
         self._feed_idle(reply[2:-2])  # thread output between the answer and the window
         window = struct.unpack("<H", reply[-2:])[0]

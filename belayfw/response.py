@@ -14,6 +14,10 @@ two commands. The parser therefore:
 * after an abandoned exchange, drops everything until the frame of a
   resynchronisation ping (:meth:`ResponseParser.begin_sync`), so no stale byte
   of it reaches a later call or the user's output;
+* expects a command's reply from before its first byte is sent, and once the
+  host gives up on a command (:meth:`ResponseParser.cut`: a Ctrl-C may have
+  lost bytes it had read) forwards no plain text of it, only frames: a protocol
+  byte is never taken for board output, whatever the moment of the interrupt;
 * counts a response complete at the second ``\\x04`` and swallows the prompt
   whenever it turns up, possibly during the next command.
 """
@@ -114,11 +118,21 @@ class ResponseParser:
         #: Grant frames carrying this key are counted in ``grants`` (see RawRepl.execute).
         self.grant_key: bytes | None = None
         self.grants = 0
+        #: The host gave up on the command in progress: its plain text is dropped (see cut).
+        self._muted = False
+        #: A parse is under way; still set when the next begins, that one was cut short.
+        self._parsing = False
 
     # -- command boundaries ------------------------------------------------------------
 
     def begin(self, call_id: int, *, capture: bool, raw_paste: bool = False) -> None:
-        """Start reading the response to command ``call_id``, just sent."""
+        """Start reading the response to command ``call_id``, about to be sent.
+
+        Called before the command's first byte is written: a host Ctrl-C that
+        lands once the write is done (the command is on its way) must find the
+        parser expecting the reply, or the reply would be read as output.
+        """
+        self._muted = False
         self._call_id = b"%d:" % call_id
         self._response = Response()
         self._unacknowledged = 0
@@ -131,6 +145,7 @@ class ResponseParser:
 
     def abandon(self) -> None:
         """The exchange in progress will not be completed: drop whatever comes of it."""
+        self.phase = Phase.SYNC  # first: a Ctrl-C inside this must not leave a reading phase
         self._call_id = _NO_CALL
         self._continuation.clear()
         self._held.clear()
@@ -139,9 +154,26 @@ class ResponseParser:
         self.prompt_pending = False
         self.phase = Phase.SYNC
 
+    def cut(self) -> None:
+        """The host gave up on the command in progress (a Ctrl-C): follow it, print none of it.
+
+        Its markers and frames are still read, so the link can tell whether the
+        board code started or ended (and interrupt it only while it runs); but
+        the interrupt may have struck between a read and this parser, losing
+        bytes, and a reply read from the wrong place would look like output. So
+        no plain text of the command is forwarded any more; board threads'
+        frames still are. A command not yet expected (nothing of it was sent,
+        or its raw-paste handshake was under way) is abandoned at once.
+        """
+        self._muted = True
+        self._out_decoder.reset()  # a character half read belongs to the dropped text
+        if self.phase is Phase.IDLE:
+            self.abandon()
+
     def begin_sync(self, call_id: int) -> None:
         """Drop everything until the frame of ping ``call_id``, then read the ping's end."""
         self.abandon()
+        self._muted = False  # after the ping's frame, the stream is in step again
         self._response = Response()
         self._stderr = bytearray()
         self._call_id = b"%d:" % call_id
@@ -196,6 +228,8 @@ class ResponseParser:
         self._response = Response()
         self._continuation.clear()
         self._call_id = _NO_CALL
+        self.ok_at = None  # no command in flight: none to take as running
+        self._muted = False
         self.phase = Phase.IDLE
         return response
 
@@ -207,11 +241,20 @@ class ResponseParser:
         Output and thread frames are handed to the callbacks only after the
         parser's own state is consistent, so a callback that raises loses
         nothing and cannot make the same bytes be parsed twice.
+
+        A parse cut short (a host Ctrl-C inside it) leaves its bytes half
+        consumed: the next feed drops them and follows the command as cut, so
+        none of them is delivered twice or read in the wrong phase.
         """
+        if self._parsing:
+            self._buffer.clear()
+            self.cut()
         if self.phase is Phase.AWAIT_OK and not self._buffer and self._took_whole(data):
             return
+        self._parsing = True
         try:
             self._parse(data)
+            self._parsing = False
         finally:
             self._deliver()
 
@@ -363,9 +406,7 @@ class ResponseParser:
         elif phase is Phase.STDOUT and capture is not None:
             capture.output.append(capture.decoder.decode(chunk))
         else:
-            text = self._out_decoder.decode(chunk)
-            if text:
-                self._deliveries.append(("text", text))
+            self._forward(self._out_decoder.decode(chunk))
 
     def _watch_for_boot(self, chunk: bytes) -> None:
         """Notice a board that rebooted: its boot banner, then a REPL prompt.
@@ -398,8 +439,7 @@ class ResponseParser:
         text = self._out_decoder.decode(b"".join(self._held))
         self._held.clear()
         self.garbage_preview = b""
-        if text:
-            self._deliveries.append(("text", text))
+        self._forward(text)
 
     @property
     def unacknowledged(self) -> int:
@@ -416,8 +456,16 @@ class ResponseParser:
         if self._response.result_tag is not None and self._stderr:
             text = self._out_decoder.decode(bytes(self._stderr))
             self._stderr.clear()
-            if text:
-                self._deliveries.append(("text", text))
+            self._forward(text)
+
+    def _forward(self, text: str) -> None:
+        """Queue board output for the user's sink, unless the host gave up on the command."""
+        if not text:
+            return
+        if self._muted:
+            self.discarded += len(text)
+            return
+        self._deliveries.append(("text", text))
 
     def _reclassify_stderr(self, before: bytes, after: bytes) -> None:
         """Treat the current 'stderr section' as stdout text after all."""
