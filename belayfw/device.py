@@ -343,21 +343,21 @@ class Device(metaclass=DeviceMeta):
         )
 
     def _shutdown(self) -> list[Exception]:
+        primary = self._primary
+        if primary is not None:
+            primary.closing = True  # from now on no call, retry or reconnect but ours
         self._board.interrupt_other_caller()
         with self._board.taken_for_close() as held:
-            if not held:
-                self._abandon()
-                return [still_busy_at_close(self.port)]
-            primary = self._primary
-            if primary is None or primary.state.is_final:
-                self._abandon()
-                return []
-            try:
-                errors = self.manager.terminate_all(self)
-            finally:  # even on Ctrl-C: a close that was asked for closes
+            try:  # even on Ctrl-C: a close that was asked for closes
+                if not held:
+                    self.manager.abandon_all(self, gave_up := still_busy_at_close(self.port))
+                    return [gave_up]
+                if primary is None or primary.state.is_final:
+                    return []
+                return self.manager.terminate_all(self)
+            finally:
                 self._abandon()
                 self._program.tasks.clear_cache()
-        return errors
 
     def _abandon(self) -> None:
         self._board.drop()

@@ -113,6 +113,14 @@ class DeviceNotOpen(DeviceDisconnected):
     suggestion = ""
 
 
+class DeviceClosed(DeviceNotOpen):
+    """A call, retry or reconnect on a device that ``close()`` closed or is closing.
+
+    Nothing reopens a closing device behind the caller's back: open it again
+    (``open()`` or a ``with`` block) to use it.
+    """
+
+
 class BoardProcessEnded(DeviceDisconnected):
     """An emulator board's process ended or stopped reading: no cable is involved."""
 

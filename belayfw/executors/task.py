@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from belayfw.decorators import BoardMethod, TaskOptions
-from belayfw.errors import BelayError, BoardReset, CircuitOpen, DeviceDisconnected
+from belayfw.errors import BelayError, BoardReset, CircuitOpen, DeviceClosed, DeviceDisconnected
 from belayfw.executors.base import BoardCaller, call_arguments, call_command
 from belayfw.recovery import backoff_delay
 from belayfw.streams import AbandonedStreams, BoardStream
@@ -75,11 +75,16 @@ class TaskExecutor:
         return self._device.hold() if options.exclusive else nullcontext()
 
     def _with_retries(self, command: str, options: TaskOptions) -> Any:
-        """Run ``command``; after a disconnect, reconnect with backoff and run it again."""
+        """Run ``command``; after a disconnect, reconnect with backoff and run it again.
+
+        A device being closed is never reconnected: ``DeviceClosed`` ends the retries.
+        """
         attempt = 0
         while True:
             try:
                 return self._device.board_call(command, options.timeout)
+            except DeviceClosed:
+                raise
             except DeviceDisconnected as lost:
                 if isinstance(lost, BoardReset) and lost.recovered:
                     if attempt >= options.retries:
@@ -103,6 +108,8 @@ class TaskExecutor:
                 try:
                     self._device.reconnect(attempts=1)
                     break
+                except DeviceClosed as closed:
+                    raise closed from cause
                 except (DeviceDisconnected, CircuitOpen) as again:
                     again.__cause__ = cause
                     cause = again

@@ -35,6 +35,7 @@ from belayfw.errors import (
 from belayfw.session.capabilities import CapabilityCache, DeviceCapabilities
 from belayfw.session.lifecycle import SessionState
 from belayfw.session.options import SessionOptions
+from belayfw.session.routing import closed, is_closing
 from belayfw.session.session import (
     DeviceSession,
     SessionBoard,
@@ -178,8 +179,11 @@ class SessionManager:
         """The device's live sessions wait (SUSPENDED) while the block brings the board back.
 
         They return to ACTIVE after it; if it fails, ``on_failure`` drops the
-        link and they move to ERROR, whatever stopped it.
+        link and they move to ERROR, whatever stopped it. A device whose
+        ``close()`` began is never brought back (``DeviceClosed``).
         """
+        if is_closing(device):
+            raise closed(device)
         primary = device.primary_session
         if primary is None or primary.state.is_final:
             raise SessionError(f"{device.port} is not open; call open()")
@@ -258,11 +262,15 @@ class SessionManager:
         except BaseException as interrupt:
             # Ctrl-C while closing: the device closes anyway, so its other
             # sessions end too (uncleaned) instead of staying counted as live.
-            for session in self.sessions_of(device):
-                session.abandon(interrupt)
-                self._forget(session)
+            self.abandon_all(device, interrupt)
             raise
         return problems
+
+    def abandon_all(self, device: SessionBoard, error: BaseException) -> None:
+        """End every session on ``device`` at once, uncleaned (close() could not get the board)."""
+        for session in self.sessions_of(device):
+            session.abandon(error)
+            self._forget(session)
 
     def _end_after(self, session: DeviceSession, body_error: BaseException) -> None:
         """End the block's session without hiding the error that ended the block."""

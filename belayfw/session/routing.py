@@ -4,14 +4,21 @@ A call belongs to the session of its context (``with session.use():`` or a
 manager's ``new_session`` block) when that session is on the same device, else
 to the device's primary session. Only ACTIVE sessions take calls, except for
 belayfw's own opening, ending or recovery of a session (see
-:func:`~belayfw.session.session.maintaining`).
+:func:`~belayfw.session.session.maintaining`). Once ``close()`` has begun, only
+close()'s own calls go through: the device is closed for everyone else.
 """
 
 from __future__ import annotations
 
 import time
 
-from belayfw.errors import BelayError, DeviceDisconnected, DeviceNotOpen, SessionError
+from belayfw.errors import (
+    BelayError,
+    DeviceClosed,
+    DeviceDisconnected,
+    DeviceNotOpen,
+    SessionError,
+)
 from belayfw.session.lifecycle import SessionState
 from belayfw.session.session import (
     DeviceSession,
@@ -23,6 +30,8 @@ from belayfw.session.session import (
 
 def session_for_call(board: SessionBoard) -> DeviceSession:
     """The session a call on ``board`` belongs to; raises when it cannot take calls."""
+    if is_closing(board) and not _maintaining(board):
+        raise closed(board)
     session = current_session_var.get()
     if session is None or session.device is not board:
         session = board.primary_session
@@ -34,11 +43,40 @@ def session_for_call(board: SessionBoard) -> DeviceSession:
     return session
 
 
+def is_closing(board: SessionBoard) -> bool:
+    """``close()`` began on ``board`` (it may have finished) and no ``open()`` followed."""
+    primary = board.primary_session
+    return primary is not None and primary.closing
+
+
+def closed(board: SessionBoard) -> DeviceClosed:
+    """The error for a call, retry or reconnect on a board that close() closed or is closing."""
+    primary = board.primary_session
+    again = f"call open() or use `with {type(board).__name__}(...)` to use it again"
+    if primary is None or primary.state.is_final:
+        return DeviceClosed(
+            f"{board.port} is not open: close() closed it; {again} "
+            "(nothing reopens a closed device by itself)"
+        )
+    return DeviceClosed(
+        f"{board.port} is being closed (close() was called): no new call, retry or "
+        f"reconnect is let through; once it is closed, {again}"
+    )
+
+
 def not_open(board: SessionBoard) -> DeviceNotOpen:
     """The error for a call on a board that is not open, saying how to open it."""
+    if is_closing(board):
+        return closed(board)
     return DeviceNotOpen(
         f"{board.port} is not open; use `with {type(board).__name__}(...)` or call open()"
     )
+
+
+def _maintaining(board: SessionBoard) -> bool:
+    """This context carries out belayfw's own opening, ending or recovery on ``board``."""
+    session = maintaining_var.get()
+    return session is not None and session.device is board
 
 
 def _refusal(board: SessionBoard, session: DeviceSession) -> BelayError:

@@ -132,6 +132,7 @@ class DeviceSession:
         "_lock",
         "_machine",
         "_was_active",
+        "closing",
         "created_at",
         "device",
         "events",
@@ -165,6 +166,9 @@ class DeviceSession:
         self.events = EventLog(options.max_events)
         #: Why the session is suspended: "link" (the board went away) or "request".
         self.suspended_by: str | None = None
+        #: The device's close() began (primary sessions): from then on no call,
+        #: retry or reconnect but close()'s own goes through (see routing.py).
+        self.closing = False
         self.last_activity = time.monotonic()
         self._health = HealthRecord(self.events)
         self._listeners: list[Any] = []
