@@ -15,6 +15,7 @@ from typing import Any
 
 from belayfw import source
 from belayfw.decorators import BoardMethod, Kind
+from belayfw.emit_use import check_emit_use
 from belayfw.errors import ConfigurationError
 from belayfw.source import BoardSource
 
@@ -46,12 +47,12 @@ class DeviceMeta(type):
                 f"{name}: board method name(s) {sorted(reserved)} would hide Device's own API"
             )
         cls.__board_methods__ = MappingProxyType(methods)
-        cls.__board_sources__ = MappingProxyType(
-            {
-                attribute: _board_source(method, attribute, bool(minify))
-                for attribute, method in methods.items()
-            }
-        )
+        sources = {
+            attribute: _board_source(method, attribute, bool(minify))
+            for attribute, method in methods.items()
+        }
+        check_emit_use(name, methods, sources)
+        cls.__board_sources__ = MappingProxyType(sources)
         return cls
 
 

@@ -16,6 +16,7 @@ from belayfw import codec, source
 from belayfw.connection import Connection
 from belayfw.decorators import BoardMethod, Kind
 from belayfw.deploy import deploy_missing
+from belayfw.emit_use import explain_missing_emit
 from belayfw.errors import BelayError, DeviceDisconnected, DeviceError
 from belayfw.executors.base import INTERNAL_TIMEOUT, BoardCaller
 from belayfw.executors.setup import SetupExecutor
@@ -98,7 +99,8 @@ class BoardProgram:
 
     def board_error(self, type_name: str, message: str, traceback: str) -> DeviceError:
         """A board exception with its frames mapped to host files and lines."""
-        return DeviceError(type_name, message, source.map_traceback(traceback, dict(self.sources)))
+        mapped = source.map_traceback(traceback, dict(self.sources))
+        return explain_missing_emit(DeviceError(type_name, message, mapped))
 
     def map_error(self, error: DeviceError) -> DeviceError:
         """``error`` with its board frames mapped to host files and lines."""
