@@ -311,6 +311,55 @@ def test_no_hardware_thread_ever_imports(board: Device) -> None:
     assert board.eval("_elsewhere") == []
 
 
+@pytest.mark.timeout(180)
+def test_no_callback_runs_inside_disable_irq(board: Device) -> None:
+    """IRQ handlers and Timer callbacks run in other threads on the emulator; as on a
+    board, none may run between disable_irq() and enable_irq() (a handler already
+    running once went on beside the critical section, and shared counters lost counts)."""
+    import threading
+
+    hw = board.hardware
+    board.exec(
+        "import machine\nfrom machine import Pin, Timer\n"
+        "inside, seen, ticked = [False], [], []\n"
+        "def pressed(pin):\n"
+        "    seen.append(inside[0])\n"
+        "Pin(3, Pin.IN).irq(pressed, Pin.IRQ_RISING | Pin.IRQ_FALLING)\n"
+        "stop, running = Pin(4, Pin.IN), Pin(5, Pin.OUT, value=0)\n"
+        "timer = Timer(-1, period=1, callback=lambda t: ticked.append(inside[0]))\n"
+        "def critical():\n"
+        "    running.value(1)\n"
+        "    while not stop.value():\n"
+        "        held = machine.disable_irq()\n"
+        "        inside[0] = True\n"
+        "        for i in range(200):\n"
+        "            pass\n"
+        "        inside[0] = False\n"
+        "        machine.enable_irq(held)\n"
+    )
+    errors: list[BaseException] = []
+
+    def press_while_critical() -> None:
+        try:
+            wait_until(lambda: hw.pin(5).level == 1, what="the board's critical loop")
+            for level in (1, 0) * 100:
+                hw.pin(3).drive(level)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            hw.pin(4).drive(1)
+
+    presser = threading.Thread(target=press_while_critical)
+    presser.start()
+    board.exec("critical()", timeout=120)
+    presser.join(30)
+    board.exec("timer.deinit()")
+    assert not errors
+    assert board.eval("len(seen) > 0 and len(ticked) > 0")
+    assert board.eval("True in seen") is False
+    assert board.eval("True in ticked") is False
+
+
 def test_unwire_leaves_a_bare_board_for_the_next_test(board: Device) -> None:
     from belayfw.hardware import RegisterDevice
 

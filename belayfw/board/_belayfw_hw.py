@@ -27,6 +27,9 @@ _seq_lock = _thread.allocate_lock()
 _seq = 0
 _waiting = {}
 _reader = None
+_ready = select.poll()  # the reader's own: a poll object is not shared between threads
+if _chan is not None:
+    _ready.register(_chan.fileno(), select.POLLIN)
 watched = False
 
 
@@ -126,6 +129,12 @@ def serve():
             sys.print_exception(e)
 
 
+def serve_a_while():
+    # The reader waits for something else: it answers the host meanwhile.
+    if _ready.poll(1):
+        _serve_one()
+
+
 def drain():
     # Apply everything the host has sent so far, in the calling thread.
     global _reader
@@ -149,7 +158,7 @@ def _drive(pid, level):
         else:
             state.inputs[pid] = level
     state.changed(pid, before, False)
-    return [before, state.level(pid)]
+    return [before, state.level_now(pid)]
 
 
 def _watch():

@@ -31,8 +31,13 @@ chan = None  # the side channel, a socket inherited as a file descriptor
 _poller = None
 _wire_lock = _thread.allocate_lock()
 _wiring = None  # the thread loading the service right now
-irq_off = 0  # machine.disable_irq() depth: IRQs wait in `pending` while it is not 0
-pending = []  # (handler, Pin) held back by disable_irq, run by enable_irq
+# IRQ and Timer callbacks run in other threads than board code, so, as on a board,
+# never two at once nor inside disable_irq(): the thread doing either holds irq_gate.
+irq_gate = _thread.allocate_lock()
+irq_holder = None  # the thread holding irq_gate (set, like what follows, under `lock`)
+irq_off = 0  # its disable_irq() depth, 1 more while it runs a callback
+irq_running = False  # it runs a callback, not only code between disable and enable_irq
+pending = []  # (callback, argument) that fired meanwhile: the holder runs them as it lets go
 _serving = False  # the thread answering the host runs
 
 
@@ -134,22 +139,68 @@ def changed(pid, before, by_board):
         irq = irqs.get(pid) if after != before else None
         if irq is not None and not irq[1 if after else 2]:
             irq = None
-        if irq is not None and irq_off:
-            pending.append((irq[0], irq[3]))
-            irq = None
     if after == before:
         return
     if by_board:
         event(['pin', pid, after, time.time_ns()])
-    if irq is None:
-        return
-    if not by_board:
-        irq[0](irq[3])  # the host's drive() raises what the handler raised
-        return
+    if irq is not None:
+        fire(irq[0], irq[3], not by_board)
+
+
+def fire(callback, arg, serving):
+    # Run a Pin IRQ handler or Timer callback, or leave it in `pending` for the thread
+    # holding IRQs back. `serving`: the host's drive() fired it, in the thread serving
+    # the channel; drive() raises what the handler raised and returns once it ran, so
+    # that thread waits for a callback running elsewhere, serving the host meanwhile
+    # (that callback may wait for a bus transfer's answer).
+    global irq_holder, irq_off, irq_running
+    me = _thread.get_ident()
+    while True:
+        with lock:
+            if irq_gate.acquire(0):
+                irq_holder, irq_off, irq_running = me, 1, True
+                break
+            if not serving or not irq_running or irq_holder == me:
+                if (callback, arg) not in pending:  # as a board's IRQ flag: once, however often
+                    pending.append((callback, arg))
+                return
+        hw.serve_a_while()
     try:
-        irq[0](irq[3])
-    except Exception as e:  # as on a board: printed, never raised in the code that wrote the pin
-        report(e)
+        if serving:
+            callback(arg)
+        else:
+            try:
+                callback(arg)
+            except Exception as e:  # as on a board: printed, never raised in the code that fired it
+                report(e)
+    finally:
+        let_irqs_in()
+
+
+def let_irqs_in():
+    # The holder lets go: the callbacks that fired meanwhile run first, in its thread.
+    global irq_holder, irq_off, irq_running
+    me = _thread.get_ident()
+    try:
+        while True:
+            with lock:
+                if irq_holder != me:
+                    return
+                if not pending:
+                    irq_holder, irq_off, irq_running = None, 0, False
+                    irq_gate.release()
+                    return
+                callback, arg = pending.pop(0)
+                irq_off, irq_running = 1, True
+            try:
+                callback(arg)
+            except Exception as e:  # printed, as any IRQ handler's
+                report(e)
+    finally:
+        with lock:
+            if irq_holder == me:  # a KeyboardInterrupt in a callback: IRQs must not stay off
+                irq_holder, irq_off, irq_running = None, 0, False
+                irq_gate.release()
 
 
 def report(e):

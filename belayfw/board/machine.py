@@ -67,7 +67,7 @@ class Pin:
             if pull != -1:
                 _state.pulls[pid] = pull
         if mode != -1:
-            _state.event(['mode', pid, mode, _state.level(pid)])
+            _state.event(['mode', pid, mode, _state.level_now(pid)])
         _state.changed(pid, before, True)
 
     def value(self, v=None):
@@ -97,16 +97,20 @@ class Pin:
         self.value(0)
 
     def toggle(self):
-        self.value(1 - _state.outputs.get(self.id, 0))
+        with _state.lock:  # the host's reader thread may be adding a pin meanwhile
+            level = _state.outputs.get(self.id, 0)
+        self.value(1 - level)
 
     def mode(self, mode=None):
         if mode is None:
-            return _state.modes.get(self.id, Pin.IN)
+            with _state.lock:
+                return _state.modes.get(self.id, Pin.IN)
         self.init(mode)
 
     def pull(self, pull=None):
         if pull is None:
-            return _state.pulls.get(self.id)
+            with _state.lock:
+                return _state.pulls.get(self.id)
         self.init(pull=pull)
 
     def irq(self, handler=None, trigger=None, **kwargs):
@@ -255,11 +259,8 @@ class Timer:
             time.sleep_ms(period)
             if self._gen != gen:
                 break
-            if callback is not None:
-                try:
-                    callback(self)
-                except Exception as e:  # as on a board: printed, and the timer runs on
-                    _state.report(e)
+            if callback is not None:  # never beside an IRQ handler nor in disable_irq(); raising, printed
+                _state.fire(callback, self, False)
             if mode == Timer.ONE_SHOT:
                 break
 

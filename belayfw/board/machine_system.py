@@ -11,6 +11,7 @@
 import os as _os
 import sys as _sys
 import time as _time
+import _thread
 import _belayfw_state as _hw
 
 _platform = _os.getenv('BELAYFW_PLATFORM') or 'linux'
@@ -83,19 +84,27 @@ def deepsleep(time_ms=None):
 
 
 def disable_irq():
-    # Pin IRQs that fire meanwhile wait, and run when enable_irq lets them (as on a board).
-    _hw.irq_off += 1
-    return _hw.irq_off - 1
+    # Pin IRQs and Timer callbacks that fire meanwhile wait, and run when enable_irq lets
+    # them, as on a board; one running in another thread now ends first.
+    me = _thread.get_ident()
+    with _hw.lock:
+        if _hw.irq_holder == me:
+            _hw.irq_off += 1
+            return _hw.irq_off - 1
+    _hw.irq_gate.acquire()
+    with _hw.lock:
+        _hw.irq_holder, _hw.irq_off, _hw.irq_running = me, 1, False
+    return 0
 
 
 def enable_irq(state=0):
-    _hw.irq_off = state
-    while not _hw.irq_off and _hw.pending:
-        handler, pin = _hw.pending.pop(0)
-        try:
-            handler(pin)
-        except Exception as e:  # printed, as any IRQ handler's
-            _hw.report(e)
+    with _hw.lock:
+        if _hw.irq_holder != _thread.get_ident():
+            return  # not disabled by this thread
+        if state:
+            _hw.irq_off = state
+            return
+    _hw.let_irqs_in()
 
 
 class Signal:
@@ -141,7 +150,6 @@ class WDT:
     def __init__(self, id=0, timeout=5000):
         if timeout <= 0:
             raise ValueError('WDT timeout must be positive')
-        import _thread
         self._timeout = timeout
         self.feed()
         _thread.start_new_thread(self._watch, ())
