@@ -94,6 +94,17 @@ class ExportedBoard:
                 self._tail = data[-1:]
         return data
 
+    def new_client(self) -> None:
+        """Another client connected: what the last one asked for but never sent is forgotten.
+
+        A raw-paste request whose command never ended belongs to the client that
+        left (the new one's Ctrl-C cancels it on the board); kept, it would make
+        the new client's next plain command count as raw-paste code.
+        """
+        with self._lock:
+            self._paste_requested = False
+            self._input_tail = b""
+
     def fileno(self) -> int | None:
         return self.transport.fileno()
 

@@ -34,6 +34,8 @@ _SEND_TIMEOUT_SECONDS = 5.0
 _POLL_SECONDS = 0.2
 #: How long a new connection waits for a client that has hung up but not yet been reaped.
 _HANDOVER_SECONDS = 1.0
+#: poll() event of a peer that closed its end, unread bytes or not (Linux); 0 elsewhere.
+_HANGUP = getattr(select, "POLLRDHUP", 0) if hasattr(select, "poll") else 0
 
 
 class _EmulatedLine:
@@ -94,16 +96,23 @@ class _Client:
         return b"".join(self.manager.filter(data))
 
     def is_leaving(self) -> bool:
-        """True when bytes or a hangup wait unread: the client loop is about to act on them.
+        """True when the client has hung up and its loop has not reaped it yet.
 
-        An idle client that is still connected has nothing queued, so a second
-        client is refused at once rather than kept waiting.
+        Bytes it sent that wait unread do not count: a busy client is staying,
+        so a second client is refused at once rather than kept waiting for it.
         """
         try:
-            ready, _, _ = select.select([self.connection], [], [], 0)
-        except (OSError, ValueError):
+            fileno = self.connection.fileno()
+        except OSError:
+            return True
+        if fileno < 0:
             return True  # closed under us
-        return bool(ready)
+        if not _HANGUP:  # no way to see a hangup behind unread bytes: any may be one
+            ready, _, _ = select.select([self.connection], [], [], 0)
+            return bool(ready)
+        poller = select.poll()
+        poller.register(fileno, _HANGUP)  # errors, hangups and a closed fd always report
+        return bool(poller.poll(0))
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -204,6 +213,7 @@ class NetworkExport:
                 busy = self._client is not None
                 if not busy:
                     self._client = _Client(connection, self.telnet)
+                    self.board.new_client()
             if busy:
                 self._refuse(connection, peer)
                 continue

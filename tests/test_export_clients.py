@@ -1,0 +1,126 @@
+"""The network export between clients: a busy client is not a leaving one, and a new
+client starts clean.
+
+Found open: ``is_leaving()`` was true for any unread bytes, so a client busy
+sending made a second client wait the whole hand-over time before being told
+the board is in use; and a raw-paste request the last client sent but never
+ended was inherited by the next client, whose plain commands then counted as
+raw-paste code (its Ctrl-C became a signal from the export).
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from belayfw.export import ExportedBoard, NetworkExport
+from belayfw.export import network as network_export
+
+from .conftest import wait_until
+
+RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n>"
+
+
+def _read_until(connection: socket.socket, marker: bytes) -> bytes:
+    """Read from a client socket until ``marker`` shows (30 s deadline)."""
+    seen, deadline = b"", time.monotonic() + 30
+    while marker not in seen:
+        connection.settimeout(max(0.01, deadline - time.monotonic()))
+        chunk = connection.recv(4096)
+        assert chunk, f"the export hung up before {marker!r}; got {seen!r}"
+        seen += chunk
+    return seen
+
+
+@pytest.fixture
+def loopback_pair() -> Iterator[tuple[socket.socket, socket.socket]]:
+    """A real TCP connection over loopback: (the client's end, the server's end)."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        client = socket.create_connection(server.getsockname()[:2], timeout=30)
+        accepted, _ = server.accept()
+    try:
+        yield client, accepted
+    finally:
+        client.close()
+        accepted.close()
+
+
+def _unread(connection: socket.socket) -> bool:
+    return bool(select.select([connection], [], [], 0)[0])
+
+
+def test_a_client_with_unread_bytes_is_not_leaving(loopback_pair) -> None:
+    client_end, server_end = loopback_pair
+    client = network_export._Client(server_end, telnet=False)
+    client_end.sendall(b"still typing")
+    wait_until(lambda: _unread(server_end), what="the bytes to arrive")
+    assert not client.is_leaving()  # busy, still connected
+    client_end.shutdown(socket.SHUT_WR)  # its hangup now waits behind those bytes
+    wait_until(client.is_leaving, what="the hangup to be seen behind the unread bytes")
+
+
+def test_a_client_that_hung_up_is_leaving(loopback_pair) -> None:
+    client_end, server_end = loopback_pair
+    client = network_export._Client(server_end, telnet=False)
+    assert not client.is_leaving()  # idle and connected
+    client_end.close()
+    wait_until(client.is_leaving, what="the hangup to be seen")
+    server_end.close()
+    assert client.is_leaving()  # closed under us
+
+
+@pytest.mark.timeout(120)
+def test_a_busy_client_gets_the_second_one_refused_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The second client is refused without waiting for the busy first one to leave."""
+    monkeypatch.setattr(network_export, "_HANDOVER_SECONDS", 120.0)  # longer than the deadline
+    with NetworkExport(ExportedBoard(), telnet=False) as export:
+        board_write = export.board.write
+        entered, release = threading.Event(), threading.Event()
+
+        def slow_write(data: bytes) -> None:
+            entered.set()
+            assert release.wait(60)
+            board_write(data)
+
+        monkeypatch.setattr(export.board, "write", slow_write)
+        first = socket.create_connection((export.host, export.port), timeout=30)
+        with first:
+            first.sendall(b"\r")
+            assert entered.wait(30)  # its loop is busy writing to the board ...
+            first.sendall(b"\r\r")  # ... so these wait unread: it is busy, not leaving
+            with socket.create_connection((export.host, export.port), timeout=30) as second:
+                _read_until(second, b"in use by another client")
+            release.set()
+            assert export.refused == 1
+            first.sendall(b"\x02")  # the first client keeps its board
+            assert b">>> " in _read_until(first, b">>> ")
+
+
+@pytest.mark.timeout(120)
+def test_a_new_client_does_not_inherit_a_raw_paste_request(mocker) -> None:
+    with NetworkExport(ExportedBoard(), telnet=False) as export:
+        first = socket.create_connection((export.host, export.port), timeout=30)
+        with first:
+            first.sendall(b"\r\x03\x03\x01")
+            _read_until(first, RAW_BANNER)
+            first.sendall(b"\x05A\x01")  # asks for raw paste, then leaves without a command
+            _read_until(first, b"R\x01")
+        wait_until(lambda: export._client is None, what="the first client to be reaped")
+        signal_sent = mocker.spy(export.board.transport, "interrupt")
+        with socket.create_connection((export.host, export.port), timeout=30) as second:
+            second.sendall(b"\r\x03\x03\x01")  # its Ctrl-C cancels the raw paste on the board
+            _read_until(second, RAW_BANNER)
+            second.sendall(b"print('go')\nwhile True:\n    pass\n\x04")  # plain raw REPL
+            _read_until(second, b"go")
+            wait_until(lambda: export.board.running, what="the command to run")
+            second.sendall(b"\x03")  # plain raw-REPL code: the terminal turns it into SIGINT
+            said = _read_until(second, b"\x04>")
+        assert b"KeyboardInterrupt" in said
+        assert signal_sent.call_count == 0, "the export treated the code as raw-paste code"
