@@ -25,6 +25,9 @@ from .test_call_identity import Interrupter
 TOKEN = b"\x02cafe0001"
 #: What the raw REPL itself sends around a result: none of it is board output.
 PROTOCOL_TEXT = "OK\x04\x04>"
+#: Board output holding it. Text after the prompt-like ">" keeps the call from
+#: waiting to see whether the reply really ended there (see END_QUIET_SECONDS).
+PRINTED = f"({PROTOCOL_TEXT})"
 #: The storm goes on until this many calls were cut short by a Ctrl-C.
 STORM_CUTS = 300
 STORM_MAX_CALLS = 20_000
@@ -195,11 +198,11 @@ def talker(output: OutputCollector) -> Iterator[Talker]:
 def test_board_output_that_looks_like_the_protocol_passes_through(
     talker: Talker, output: OutputCollector
 ) -> None:
-    talker.say(PROTOCOL_TEXT)
-    assert output.text == PROTOCOL_TEXT
+    talker.say(PRINTED)
+    assert output.text == PRINTED
     talker.echo(PROTOCOL_TEXT)
     output.wait_for(lambda text: text.endswith(f"[echo] {PROTOCOL_TEXT}\n"))
-    assert output.text == f"{PROTOCOL_TEXT}[echo] {PROTOCOL_TEXT}\n"
+    assert output.text == f"{PRINTED}[echo] {PROTOCOL_TEXT}\n"
 
 
 @pytest.mark.timeout(240)
@@ -230,11 +233,11 @@ def test_ctrl_c_storm_over_calls_and_streams_prints_only_board_output(
     # After the storm the link is in step, and real output still arrives whole.
     assert [talker.add(k, 1) for k in range(20)] == [k + 1 for k in range(20)]
     ticker.stop(timeout=30)
-    talker.say(PROTOCOL_TEXT)
-    text = output.wait_for(lambda text: text.endswith(PROTOCOL_TEXT))
+    talker.say(PRINTED)
+    text = output.wait_for(lambda text: text.endswith(PRINTED))
     assert text.count(PROTOCOL_TEXT) == 1, f"{cut} cut calls of {calls}"
     # Everything before came from the ticker thread, prefixed, one whole line at a time.
-    lines = text[: -len(PROTOCOL_TEXT)].split("\n")
+    lines = text[: -len(PRINTED)].split("\n")
     assert lines[-1] == ""
     strays = [line for line in lines[:-1] if not _is_tick(line)]
     assert strays == [], f"{cut} cut calls of {calls}"
