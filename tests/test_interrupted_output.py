@@ -31,6 +31,8 @@ PRINTED = f"({PROTOCOL_TEXT})"
 #: The storm goes on until this many calls were cut short by a Ctrl-C.
 STORM_CUTS = 300
 STORM_MAX_CALLS = 20_000
+#: An argument that makes a command too large for plain raw mode.
+LONG_TEXT = "x" * 300
 
 
 def _frame(tag: str, call_id: int, payload: bytes) -> bytes:
@@ -174,6 +176,10 @@ class Talker(Device):
     def say(text):
         print(text, end="")
 
+    @task
+    def size(text):
+        return len(text)
+
     @thread(name="ticker")
     def ticks():
         import time
@@ -206,9 +212,12 @@ def test_board_output_that_looks_like_the_protocol_passes_through(
 
 
 @pytest.mark.timeout(240)
+@pytest.mark.parametrize("raw_paste", [False, True], ids=["raw", "raw-paste"])
 def test_ctrl_c_storm_over_calls_and_streams_prints_only_board_output(
-    talker: Talker, output: OutputCollector
+    talker: Talker, output: OutputCollector, raw_paste: bool
 ) -> None:
+    # In raw-paste mode (as on a USB board) a cut can also land in the handshake.
+    talker._link.repl.raw_paste = raw_paste
     ticker = talker.ticks()
     output.wait_for(lambda text: "[ticker] tick 1\n" in text)
     cut = calls = 0
@@ -219,17 +228,20 @@ def test_ctrl_c_storm_over_calls_and_streams_prints_only_board_output(
             try:
                 try:
                     interrupter.armed = True
-                    if calls % 2:
-                        talker.add(calls, 1)
-                    else:
+                    if calls % 2 == 0:
                         for _ in talker.squares(5 + calls % 40):  # a cut stream makes a close call
                             pass
+                    elif raw_paste:
+                        talker.size(LONG_TEXT)
+                    else:
+                        talker.add(calls, 1)
                 finally:
                     interrupter.armed = False
             except KeyboardInterrupt:
                 cut += 1
             except BelayError:
                 talker.reconnect()  # an interrupted link may need it: loud, never wrong
+                talker._link.repl.raw_paste = raw_paste
     # After the storm the link is in step, and real output still arrives whole.
     assert [talker.add(k, 1) for k in range(20)] == [k + 1 for k in range(20)]
     ticker.stop(timeout=30)
