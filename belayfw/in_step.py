@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 RESYNC_SECONDS = 5.0
 #: How long a call gets to finish by itself after a host Ctrl-C, before it is interrupted.
 HOST_INTERRUPT_GRACE_SECONDS = 0.1
+#: Ends raw-paste data cut short where a Ctrl-C byte cannot (the emulator: see _resync).
+#: Whatever prefix of a command came before, this makes it a syntax error, so
+#: none of it runs: it closes any string or comment, and ")(" parses after nothing.
+PASTE_CUT_END = b"\n)(\x04"
 
 
 def ping_command(token: int, call_id: int) -> bytes:
@@ -46,6 +50,8 @@ class InStep:
     _broken: DeviceDisconnected | None
     #: True from the moment a command is sent until its whole response is read.
     _unsynced: bool
+    #: A raw-paste request may have reached the board, and the data's end has not.
+    _paste_open: bool
     _ack_allowed: float  # seconds the command in flight has to be acknowledged
 
     if TYPE_CHECKING:
@@ -69,13 +75,23 @@ class InStep:
         real board, which also ends a half-sent raw paste; on the emulator a
         Ctrl-C while idle would end the process), and every byte before the
         ping's frame is dropped. One extra round trip, only after a fault.
+
+        A raw paste cut short leaves the board reading paste data, where Ctrl-A
+        is data too. Without a Ctrl-C (the emulator, where the byte ends an idle
+        process) its data is ended with PASTE_CUT_END: a syntax error, so nothing
+        of it runs. It is sent only while the board may be in paste mode; at
+        the raw-REPL prompt it is a one-line syntax error too, never the Ctrl-D
+        on an empty line that would reset the board.
         """
         call_id = self.next_call_id()
         token = int(self.parser.token[1:], 16)
         prefix = b"\x03\x01" if self.transport.interrupt_on_entry else b"\x01"
+        if self._paste_open and not self.transport.interrupt_on_entry:
+            prefix = PASTE_CUT_END + prefix
         self.parser.begin_sync(call_id)
         dropped = self.parser.discarded
         self._write(prefix + ping_command(token, call_id) + b"\x04")
+        self._paste_open = False
         self.round_trips += 1
         limit = time.monotonic() + RESYNC_SECONDS
         try:

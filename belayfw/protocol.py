@@ -144,6 +144,7 @@ class RawRepl(RawReplEntry, RawPaste, IdleDrainer, InStep):
         #: Send code over RAW_PASTE_THRESHOLD in raw-paste mode (turned off if refused).
         self.raw_paste = getattr(transport, "prefers_raw_paste", True)
         self.paste_refused = False
+        self._paste_open = False  # see RawPaste
         self._lock = threading.Lock()
         self._wake_pipe_orphaned = False
         self._wake_pipe_closed = False
@@ -262,6 +263,7 @@ class RawRepl(RawReplEntry, RawPaste, IdleDrainer, InStep):
                 self._broken = exc
                 raise
             self._unsynced = False
+            self._paste_open = False
             self.round_trips += 1
 
     def _await_reboot(self, deadline: float) -> None:

@@ -31,6 +31,9 @@ class RawPaste:
     raw_paste: bool
     #: The board refused raw-paste mode: never ask again.
     paste_refused: bool
+    #: A raw-paste request may have reached the board, and the data's end has not
+    #: (a resync must end the data first: see InStep._resync).
+    _paste_open: bool
 
     if TYPE_CHECKING:
 
@@ -40,12 +43,14 @@ class RawPaste:
 
     def _send_raw_paste(self, code: bytes, call_id: int, capture: bool) -> None:
         """Send ``code`` in raw-paste mode, honouring the board's flow-control window."""
+        self._paste_open = True  # before the request: a Ctrl-C may cut its write
         self._write(b"\x05A\x01")
         header = self._read_until_reply(self._raw_paste_reply, "answer the raw-paste request")
         before, reply, after = header
         self._feed_idle(before)
         if not reply.startswith(b"R\x01"):
             # Refused, or firmware without raw-paste: plain raw mode from now on.
+            self._paste_open = False
             self.raw_paste = False
             self.paste_refused = True
             self._feed_idle(after)
@@ -71,6 +76,7 @@ class RawPaste:
             sent += len(chunk)
             credit -= len(chunk)
         self._write(b"\x04")
+        self._paste_open = False  # after the end: a paste end sent at the prompt is harmless
         # The board acknowledges the end of data with \x04, then runs the code.
         before, _, after = self._read_until_reply(_find_paste_ack, "acknowledge raw-paste data")
         self._feed_idle(before.replace(b"\x01", b""))

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from belayfw import BelayError, Device, task, thread
+from belayfw.in_step import PASTE_CUT_END
 from belayfw.protocol import RawRepl
 from belayfw.response import ResponseParser
 from belayfw.transports.scripted import AwaitWrite, ScriptedTransport, Step, answer_entry
@@ -132,6 +133,41 @@ def test_ctrl_c_that_loses_the_start_of_a_reply_does_not_print_its_end() -> None
     assert frames == [("o", b"ticker\x1ftick 7\n")]  # a board thread's line still is
     response = repl.execute(b"_bfw_c(2,f)", call_id=2, timeout=10)
     assert (response.result_tag, response.result) == ("r", b"42")
+    assert outputs == []
+
+
+def test_ctrl_c_in_a_raw_paste_handshake_ends_the_paste_before_resyncing() -> None:
+    # The board accepted raw paste and waits for data; the Ctrl-C lost its answer.
+    # Where a Ctrl-C byte cannot end the paste (the emulator), the resync first
+    # ends its data with a syntax error, or the ping would be read as paste data.
+    outputs: list[str] = []
+    accepted = b"R\x01\x80\x00"
+    resyncs: list[bytes] = []
+
+    def answer_ping(written: bytes) -> bytes:
+        resyncs.append(written)
+        return _answer_ping(written)
+
+    transport = CtrlCAfterRead(
+        [
+            answer_entry,
+            AwaitWrite(),
+            accepted,
+            AwaitWrite(),
+            answer_ping,
+            AwaitWrite(),
+            _reply(2, b"42"),
+        ],
+        lose=accepted,
+    )
+    repl = RawRepl(transport, token=TOKEN, on_output=outputs.append)
+    repl.enter(timeout=10)
+    with pytest.raises(KeyboardInterrupt):
+        repl.execute(b"_bfw_c(1,f,'" + LONG_TEXT.encode() + b"')", call_id=1, timeout=10)
+    response = repl.execute(b"_bfw_c(2,f)", call_id=2, timeout=10)
+    assert (response.result_tag, response.result) == ("r", b"42")
+    assert len(resyncs) == 1
+    assert resyncs[0].startswith(PASTE_CUT_END + b"\x01print(")
     assert outputs == []
 
 
