@@ -9,7 +9,7 @@ import pytest
 from belayfw import Device
 from belayfw.errors import DeviceError, VirtualHardwareError
 from belayfw.hardware import I2CDevice, RegisterDevice, SPIDevice
-from tests.conftest import OutputCollector
+from tests.conftest import OutputCollector, wait_until
 
 
 class Counter(RegisterDevice):
@@ -205,3 +205,35 @@ def test_a_device_closed_while_a_model_answers_leaves_no_thread_error(
         thread.join(30)
         assert not thread.is_alive()
     assert [f for f in failures if f.thread in channel] == []
+
+
+@pytest.mark.timeout(180)
+def test_a_model_may_drive_a_pin_while_a_timer_callback_waits_for_it(board: Device) -> None:
+    # A Timer callback's transfer reaches a model that drives an IRQ pin: the board
+    # must not wait for the callback to end before taking the drive (the callback
+    # waits for the model, the model for the drive: each would wait for ever).
+    hw = board.hardware
+    failures: list[BaseException] = []
+
+    class Alerting(RegisterDevice):
+        def on_write(self, register: int, data: bytes) -> None:
+            try:
+                hw.pin(7).drive(0)
+            except BaseException as exc:
+                failures.append(exc)
+                raise
+
+    hw.i2c(0).attach(0x49, Alerting(registers={0x00: 0x2A}))
+    hw.pin(7).drive(1)
+    board.exec(
+        "from machine import I2C, Pin, Timer\n"
+        "i2c = I2C(0)\n"
+        "alerts = []\n"
+        "Pin(7, Pin.IN).irq(lambda pin: alerts.append(pin.value()), Pin.IRQ_FALLING)\n"
+        "def tell(timer):\n"
+        "    i2c.writeto_mem(0x49, 1, b'1')\n"
+        "Timer(-1, mode=Timer.ONE_SHOT, period=1, callback=tell)"
+    )
+    wait_until(lambda: board.eval("alerts") == [0] or bool(failures), what="the alert")
+    assert failures == []
+    assert board.eval("alerts") == [0]

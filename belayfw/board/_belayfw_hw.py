@@ -54,8 +54,8 @@ def request(args):
     global _seq
     if _chan is None:
         raise OSError(5, 'no host side channel')
-    slot = [None, None, None]
-    if _thread.get_ident() != _reader:
+    slot = [None, None, None, _thread.get_ident()]  # ok, value, lock to wait on, asker
+    if slot[3] != _reader:
         slot[2] = _thread.allocate_lock()
         slot[2].acquire()
     with _seq_lock:  # also guards _waiting: no GIL, and a dict growing while read can crash
@@ -129,10 +129,18 @@ def serve():
             sys.print_exception(e)
 
 
+def asking(thread):
+    # Does `thread` wait for a bus answer? The host's model may be the one driving a pin.
+    with _seq_lock:
+        for slot in _waiting.values():
+            if slot[3] == thread:
+                return True
+    return False
+
+
 def serve_a_while():
-    # The reader waits for something else: it answers the host meanwhile.
-    if _ready.poll(1):
-        _serve_one()
+    # The reader waits for something else: it answers the host meanwhile. False: the host is gone.
+    return not _ready.poll(1) or _serve_one()
 
 
 def drain():

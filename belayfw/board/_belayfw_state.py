@@ -151,20 +151,22 @@ def fire(callback, arg, serving):
     # Run a Pin IRQ handler or Timer callback, or leave it in `pending` for the thread
     # holding IRQs back. `serving`: the host's drive() fired it, in the thread serving
     # the channel; drive() raises what the handler raised and returns once it ran, so
-    # that thread waits for a callback running elsewhere, serving the host meanwhile
-    # (that callback may wait for a bus transfer's answer).
+    # that thread waits for a callback running elsewhere, serving the host meanwhile,
+    # unless that callback waits for a bus answer (the model answering it may be the
+    # one driving: each would wait for the other).
     global irq_holder, irq_off, irq_running
     me = _thread.get_ident()
+    host = True
     while True:
         with lock:
             if irq_gate.acquire(0):
                 irq_holder, irq_off, irq_running = me, 1, True
                 break
-            if not serving or not irq_running or irq_holder == me:
+            if not (serving and host and irq_running) or irq_holder == me or hw.asking(irq_holder):
                 if (callback, arg) not in pending:  # as a board's IRQ flag: once, however often
                     pending.append((callback, arg))
                 return
-        hw.serve_a_while()
+        host = hw.serve_a_while()
     try:
         if serving:
             callback(arg)
