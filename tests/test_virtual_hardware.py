@@ -360,6 +360,29 @@ def test_no_callback_runs_inside_disable_irq(board: Device) -> None:
     assert board.eval("True in ticked") is False
 
 
+def test_a_call_interrupted_with_irqs_disabled_gives_them_back(board: Device) -> None:
+    # A board cannot be interrupted between disable_irq() and enable_irq(); an emulator
+    # can (a task timeout), and its IRQ handlers and Timer callbacks must not stay off.
+    from belayfw.errors import TaskTimeout
+
+    board.exec(
+        "import machine\nfrom machine import Pin, Timer\n"
+        "hits, ticks = [], []\n"
+        "Pin(3, Pin.IN).irq(lambda pin: hits.append(pin.value()), Pin.IRQ_RISING)\n"
+        "def stuck():\n"
+        "    machine.disable_irq()\n"
+        "    while True:\n"
+        "        pass\n"
+    )
+    with pytest.raises(TaskTimeout):
+        board.exec("stuck()", timeout=0.5)
+    board.hardware.pin(3).drive(1)
+    assert board.eval("hits") == [1]  # the handler ran before drive() returned
+    board.exec("timer = Timer(-1, period=1, callback=ticks.append)")
+    wait_until(lambda: board.eval("len(ticks)") > 0, what="a Timer callback")
+    board.exec("timer.deinit()")
+
+
 def test_unwire_leaves_a_bare_board_for_the_next_test(board: Device) -> None:
     from belayfw.hardware import RegisterDevice
 

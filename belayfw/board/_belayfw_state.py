@@ -205,6 +205,15 @@ def let_irqs_in():
                 irq_gate.release()
 
 
+def interrupted():
+    # A call ended on a KeyboardInterrupt. A board cannot be interrupted between
+    # disable_irq() and enable_irq(), so IRQs this thread held back come back.
+    with lock:
+        if irq_holder != _thread.get_ident():
+            return
+    let_irqs_in()
+
+
 def report(e):
     # An IRQ or Timer callback raised: a board prints it and carries on.
     print('Uncaught exception in IRQ callback handler')

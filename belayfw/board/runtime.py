@@ -155,6 +155,9 @@ def _bfw_r(i, v):
 
 def _bfw_x(i, e):
     if isinstance(e, KeyboardInterrupt):
+        hw = _bfw_sys.modules.get('_belayfw_state')  # an emulator with virtual hardware
+        if hw is not None:
+            hw.interrupted()
         _bfw_out.write('%si%d:\x03' % (_bfw_t, i))
         return
     import io
