@@ -254,6 +254,7 @@ class RawRepl(RawReplEntry, RawPaste, IdleDrainer, InStep):
             try:
                 if isinstance(self.transport, Restartable):
                     self.transport.restart()
+                    self._paste_open = False  # a new board: no paste of the old one to end
                     self.enter(timeout)
                     self._broken = None  # a board that had reset itself is back
                 else:

@@ -1,0 +1,68 @@
+"""After a host Ctrl-C, the resync brings the link back from any state the board is in.
+
+A raw paste cut short makes the next resync end the paste's data first (see
+``InStep._resync``); those bytes must not keep the link from coming back when
+the board is no longer in paste mode (a restart put it at the friendly REPL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from belayfw.in_step import ping_command
+from belayfw.protocol import RawRepl
+from belayfw.transports.emulator import EmulatorTransport
+
+TOKEN = b"\x02cafe0002"
+
+
+class CtrlCAfterPasteRequest(EmulatorTransport):
+    """The host's Ctrl-C strikes once the raw-paste request has been written."""
+
+    armed = True
+
+    def write(self, data: bytes) -> None:
+        super().write(data)
+        if self.armed and data == b"\x05A\x01":
+            self.armed = False
+            raise KeyboardInterrupt
+
+
+@pytest.fixture
+def repl() -> Iterator[RawRepl]:
+    transport = CtrlCAfterPasteRequest()
+    link = RawRepl(transport, token=TOKEN, on_output=lambda text: None)
+    try:
+        link.enter(timeout=30)
+        yield link
+    finally:
+        link.close()
+
+
+def _ping(repl: RawRepl, call_id: int) -> bytes | None:
+    token = int(TOKEN[1:], 16)
+    return repl.execute(ping_command(token, call_id), call_id=call_id, timeout=30).result
+
+
+@pytest.mark.timeout(120)
+def test_a_reset_cut_at_the_friendly_repl_after_a_cut_paste_still_resyncs(
+    repl: RawRepl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repl.raw_paste = True
+    long_command = ping_command(int(TOKEN[1:], 16), 1) + b"#" + b"x" * 400
+    with pytest.raises(KeyboardInterrupt):  # the paste is cut: the board waits for its data
+        repl.execute(long_command, call_id=1, timeout=30)
+    enter = repl.enter
+
+    def ctrl_c_once(timeout: float) -> None:
+        monkeypatch.setattr(repl, "enter", enter)
+        raise KeyboardInterrupt  # the restarted board is left at its friendly REPL
+
+    monkeypatch.setattr(repl, "enter", ctrl_c_once)
+    with pytest.raises(KeyboardInterrupt):
+        repl.soft_reset(timeout=30)
+    # The new board has no paste open: the resync must not type into its friendly REPL.
+    assert _ping(repl, 2) == b"None"
+    assert _ping(repl, 3) == b"None"
