@@ -96,6 +96,8 @@ class InStep:
         limit = time.monotonic() + RESYNC_SECONDS
         try:
             while not self.parser.done:
+                if self.parser.board_reset is not None:
+                    raise self._reset_seen()  # its state is gone: no use waiting for the ping
                 if time.monotonic() >= limit:
                     self._broken = DeviceDisconnected(
                         f"{self.transport.description} did not answer within "

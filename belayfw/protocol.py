@@ -387,6 +387,8 @@ class RawRepl(RawReplEntry, RawPaste, IdleDrainer, InStep):
             )
         if self._unsynced:
             self._resync()
+            if self.parser.board_reset is not None:  # it rebooted while out of step
+                raise self._reset_seen()
         started = time.monotonic()
         deadline = None if timeout is None else started + timeout
         # From here until the whole response is read, the exchange is open: if it

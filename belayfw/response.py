@@ -108,6 +108,7 @@ class ResponseParser:
         #: Set once the board is seen booting (banner and prompt): its RAM is gone.
         self.board_reset: str | None = None
         self._recent = bytearray()  # the last output bytes, to spot a boot banner
+        self._recent_dropped = bytearray()  # the same for bytes dropped out of step
         self._unacknowledged = 0  # output bytes read while awaiting the command's OK
         self._held: list[bytes] = []  # ... beyond what is forwarded at once
         #: The start of what came while awaiting the command's OK (all of it, forwarded
@@ -146,6 +147,7 @@ class ResponseParser:
     def abandon(self) -> None:
         """The exchange in progress will not be completed: drop whatever comes of it."""
         self.phase = Phase.SYNC  # first: a Ctrl-C inside this must not leave a reading phase
+        self._recent_dropped.clear()
         self._call_id = _NO_CALL
         self._continuation.clear()
         self._held.clear()
@@ -392,6 +394,7 @@ class ResponseParser:
         phase = self.phase
         if phase is Phase.SYNC:
             self.discarded += len(chunk)
+            self._watch_for_reboot_out_of_step(chunk)
             return
         self._watch_for_boot(chunk)
         if phase is Phase.AWAIT_OK:
@@ -427,6 +430,26 @@ class ResponseParser:
                 recent.clear()
                 if self.phase is not Phase.IDLE:
                     self.phase = Phase.DONE
+        if len(recent) > 2 * _RECENT_BYTES:
+            del recent[:-_RECENT_BYTES]
+
+    def _watch_for_reboot_out_of_step(self, chunk: bytes) -> None:
+        """Notice a reboot in bytes dropped after an abandoned exchange.
+
+        The board's state is gone then, and the resync alone would not tell: its
+        ping runs on the new board too. A resync's own Ctrl-A prints the raw-REPL
+        banner, so only a reboot's own words count here: ``soft reboot`` before
+        that banner, or a boot banner before the friendly ``>>>`` prompt.
+        """
+        recent = self._recent_dropped
+        recent += chunk
+        if b">" in chunk:
+            rebooted = recent.find(b"soft reboot")
+            if (rebooted >= 0 and recent.find(RAW_REPL_BANNER, rebooted) >= 0) or (
+                recent.endswith(b">>> ") and (rebooted >= 0 or b"MicroPython v" in recent)
+            ):
+                self.board_reset = "it rebooted while the link was out of step"
+                recent.clear()
         if len(recent) > 2 * _RECENT_BYTES:
             del recent[:-_RECENT_BYTES]
 

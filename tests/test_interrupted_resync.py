@@ -7,13 +7,19 @@ the board is no longer in paste mode (a restart put it at the friendly REPL).
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Iterator
 
 import pytest
 
+from belayfw import Device, DeviceDisconnected, task
+from belayfw.export import ExportedBoard, NetworkExport
 from belayfw.in_step import ping_command
 from belayfw.protocol import RawRepl
 from belayfw.transports.emulator import EmulatorTransport
+
+from .conftest import wait_until
 
 TOKEN = b"\x02cafe0002"
 
@@ -66,3 +72,41 @@ def test_a_reset_cut_at_the_friendly_repl_after_a_cut_paste_still_resyncs(
     # The new board has no paste open: the resync must not type into its friendly REPL.
     assert _ping(repl, 2) == b"None"
     assert _ping(repl, 3) == b"None"
+
+
+class Remote(Device):
+    @task
+    def square(x):
+        return x * x
+
+
+@pytest.mark.timeout(120)
+def test_a_board_that_reboots_after_a_cut_call_is_reported_as_reset(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The exchange was abandoned (a Ctrl-C), so what the board sends is dropped
+    # until the resync's ping; a reboot in that time must still be noticed, or the
+    # next call runs on a board without belayfw's runtime (a bare NameError).
+    with (
+        NetworkExport(ExportedBoard(), "127.0.0.1", 0, telnet=False) as export,
+        Remote(export.url, timeout=30) as device,
+    ):
+        assert device.square(3) == 9
+        transport = device._link.repl.transport
+        write = transport.write
+
+        def ctrl_c_after_the_command(data: bytes) -> None:
+            write(data)
+            if data.startswith(b"_bfw"):
+                monkeypatch.setattr(transport, "write", write)
+                raise KeyboardInterrupt
+
+        monkeypatch.setattr(transport, "write", ctrl_c_after_the_command)
+        with pytest.raises(KeyboardInterrupt):
+            device.square(4)
+        os.kill(export.board.transport.pid, signal.SIGKILL)  # the board resets
+        wait_until(lambda: export.board.reboots == 1, timeout=30)
+        with pytest.raises(DeviceDisconnected, match="reset"):
+            device.square(5)  # not a bare NameError from a board without the runtime
+        device.reconnect()  # what the message says to do
+        assert device.square(5) == 25
