@@ -109,6 +109,9 @@ class ResponseParser:
         self.board_reset: str | None = None
         self._recent = bytearray()  # the last output bytes, to spot a boot banner
         self._recent_dropped = bytearray()  # the same for bytes dropped out of step
+        #: A command's reply was read whole: from now on a resync follows an abandoned
+        #: exchange of this link (not the entry, which may meet an older reboot's text).
+        self._was_in_step = False
         self._unacknowledged = 0  # output bytes read while awaiting the command's OK
         self._held: list[bytes] = []  # ... beyond what is forwarded at once
         #: The start of what came while awaiting the command's OK (all of it, forwarded
@@ -231,6 +234,7 @@ class ResponseParser:
         self._continuation.clear()
         self._call_id = _NO_CALL
         self.ok_at = None  # no command in flight: none to take as running
+        self._was_in_step = True
         self._muted = False
         self.phase = Phase.IDLE
         return response
@@ -394,7 +398,8 @@ class ResponseParser:
         phase = self.phase
         if phase is Phase.SYNC:
             self.discarded += len(chunk)
-            self._watch_for_reboot_out_of_step(chunk)
+            if self._was_in_step:
+                self._watch_for_reboot_out_of_step(chunk)
             return
         self._watch_for_boot(chunk)
         if phase is Phase.AWAIT_OK:
