@@ -126,6 +126,8 @@ class ResponseParser:
         self._muted = False
         #: A parse is under way; still set when the next begins, that one was cut short.
         self._parsing = False
+        #: How far into the buffer the parse in progress got (see feed).
+        self._parsed_to = 0
 
     # -- command boundaries ------------------------------------------------------------
 
@@ -174,6 +176,8 @@ class ResponseParser:
         self._out_decoder.reset()  # a character half read belongs to the dropped text
         if self.phase is Phase.IDLE:
             self.abandon()
+        if self._parsing:  # the Ctrl-C struck inside feed(): read what it had not consumed
+            self.feed(b"")
 
     def begin_sync(self, call_id: int) -> None:
         """Drop everything until the frame of ping ``call_id``, then read the ping's end."""
@@ -249,11 +253,16 @@ class ResponseParser:
         nothing and cannot make the same bytes be parsed twice.
 
         A parse cut short (a host Ctrl-C inside it) leaves its bytes half
-        consumed: the next feed drops them and follows the command as cut, so
-        none of them is delivered twice or read in the wrong phase.
+        consumed: the next feed drops the part it had consumed and follows the
+        command as cut, so none of them is delivered twice or read in the wrong
+        phase, and what came after (the call's end, a thread's frame) still counts.
         """
         if self._parsing:
-            self._buffer.clear()
+            # Drop what it had consumed and read the rest as cut: the call's end
+            # markers and threads' frames in the same read still count.
+            del self._buffer[: self._parsed_to]
+            self._parsed_to = 0
+            self._parsing = False
             self.cut()
         if self.phase is Phase.AWAIT_OK and not self._buffer and self._took_whole(data):
             return
@@ -300,6 +309,7 @@ class ResponseParser:
         start = 0
         token = self.token
         while True:
+            self._parsed_to = start
             if (self.phase is Phase.ENDING or self.phase is Phase.PROMPTED) and start < len(buffer):
                 if self.phase is Phase.ENDING and buffer[start] == _PROMPT:
                     # The board's prompt, it seems: the command ended with no result,
@@ -330,8 +340,8 @@ class ResponseParser:
                     start = position  # frame still arriving
                     break
                 tag = chr(buffer[body])
+                start = self._parsed_to = end + 1  # before: a frame is handled at most once
                 self._frame(tag, bytes(buffer[body + 1 : end]))
-                start = end + 1
             elif marker == b">":
                 self.prompt_pending = False
                 start = position + 1
@@ -353,6 +363,7 @@ class ResponseParser:
                     # else both \x04 were printed by board code (see the loop's top).
                     self.phase = Phase.ENDING
                 start = position + 1
+        self._parsed_to = 0
         del buffer[:start]
 
     def _deliver(self) -> None:

@@ -18,6 +18,7 @@ from belayfw.export import ExportedBoard, NetworkExport
 from belayfw.in_step import ping_command
 from belayfw.protocol import RawRepl
 from belayfw.transports.emulator import EmulatorTransport
+from belayfw.transports.scripted import AwaitWrite, ScriptedTransport, answer_entry
 
 from .conftest import wait_until
 
@@ -110,3 +111,49 @@ def test_a_board_that_reboots_after_a_cut_call_is_reported_as_reset(
             device.square(5)  # not a bare NameError from a board without the runtime
         device.reconnect()  # what the message says to do
         assert device.square(5) == 25
+
+
+def _frame(tag: str, call_id: int, payload: bytes) -> bytes:
+    return TOKEN + tag.encode() + b"%d:" % call_id + payload + b"\x03"
+
+
+def test_a_ctrl_c_inside_the_parser_still_sees_the_end_read_with_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The read that ends the call also holds a thread's line; the Ctrl-C strikes
+    # while the parser is at the call's output before them. The call ended: the
+    # board must not be interrupted (a unix-port board exits on an interrupt that
+    # finds it idle), and the thread's line is not lost.
+    thread_line = TOKEN + b"oticker\x1ftick 7\n\x03"
+    transport = ScriptedTransport(
+        [
+            answer_entry,
+            AwaitWrite(),
+            b"OK" + _frame("s", 1, b""),  # the code started
+            b"hello\n" + thread_line + _frame("r", 1, b"41") + b"\x04\x04>",
+        ]
+    )
+    outputs: list[str] = []
+    frames: list[tuple[str, bytes]] = []
+    link = RawRepl(
+        transport,
+        token=TOKEN,
+        on_output=outputs.append,
+        on_frame=lambda tag, payload: frames.append((tag, payload)),
+    )
+    link.enter(timeout=10)
+    parser = link.parser
+    watch = parser._watch_for_boot
+
+    def ctrl_c_at_the_output(chunk: bytes) -> None:
+        if b"hello" in chunk:
+            monkeypatch.setattr(parser, "_watch_for_boot", watch)
+            raise KeyboardInterrupt
+        watch(chunk)
+
+    monkeypatch.setattr(parser, "_watch_for_boot", ctrl_c_at_the_output)
+    with pytest.raises(KeyboardInterrupt):
+        link.execute(b"_bfw_c(1,f)", call_id=1, timeout=10)
+    assert transport.interrupts == 0
+    assert frames == [("o", b"ticker\x1ftick 7\n")]
+    assert outputs == []
