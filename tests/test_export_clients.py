@@ -124,3 +124,27 @@ def test_a_new_client_does_not_inherit_a_raw_paste_request(mocker) -> None:
             said = _read_until(second, b"\x04>")
         assert b"KeyboardInterrupt" in said
         assert signal_sent.call_count == 0, "the export treated the code as raw-paste code"
+
+
+@pytest.mark.timeout(120)
+def test_a_double_ctrl_c_stops_raw_paste_code_with_one_signal(mocker) -> None:
+    """Clients send ``\\r\\x03\\x03``. Two signals for raw-paste code: the second could
+    find the board idle, and the unix port exits then (the board rebooted, its RAM
+    gone: `belayfw run --no-follow` then `eval` failed 1 full run in 10)."""
+    with (
+        NetworkExport(ExportedBoard(), telnet=False) as export,
+        socket.create_connection((export.host, export.port), timeout=30) as client,
+    ):
+        client.sendall(b"\r\x03\x03\x01")
+        _read_until(client, RAW_BANNER)
+        client.sendall(b"\x05A\x01")
+        _read_until(client, b"R\x01")
+        client.sendall(b"ticks = 0\nwhile True:\n    ticks += 1\n\x04")
+        wait_until(lambda: export.board.running, what="the raw-paste code to run")
+        signal_sent = mocker.spy(export.board.transport, "interrupt")
+        client.sendall(b"\r\x03\x03")
+        said = _read_until(client, b"\x04>")
+        assert b"KeyboardInterrupt" in said
+        assert signal_sent.call_count == 1
+        client.sendall(b"print(ticks > 0)\x04")  # plain raw REPL: the code's globals are kept
+        assert b"True" in _read_until(client, b"\x04>")
