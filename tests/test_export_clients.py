@@ -148,3 +148,24 @@ def test_a_double_ctrl_c_stops_raw_paste_code_with_one_signal(mocker) -> None:
         assert signal_sent.call_count == 1
         client.sendall(b"print(ticks > 0)\x04")  # plain raw REPL: the code's globals are kept
         assert b"True" in _read_until(client, b"\x04>")
+
+
+def test_a_new_board_takes_client_input_only_once_its_repl_has_the_terminal() -> None:
+    """Until the unix port's REPL takes the terminal, a Ctrl-C is a signal that ends the
+    process (3 of 40 boards died on a client's Ctrl-C 7-15 ms after they started)."""
+    import termios
+
+    board = ExportedBoard()
+    try:
+        fileno = board.fileno()
+        assert fileno is not None
+        assert not termios.tcgetattr(fileno)[3] & termios.ISIG, "a Ctrl-C would be a signal"
+        board.write(b"\r\x03\x03\x01")
+        seen = b""
+        deadline = time.monotonic() + 30
+        while RAW_BANNER not in seen:
+            assert time.monotonic() < deadline, seen
+            seen += board.read(deadline)
+        assert board.reboots == 0
+    finally:
+        board.close()

@@ -12,7 +12,9 @@ exits on a signal that finds it idle, so only raw-paste code gets one. Where a
 board soft-resets (Ctrl-D at an empty REPL line) the unix port exits: this
 board restarts it on the same files, prints ``MPY: soft reboot`` and, if the
 client was in raw REPL, brings the new process into raw REPL too, which is
-what a board does and what mpremote waits for before every command.
+what a board does and what mpremote waits for before every command. A new
+process takes no client input until its REPL has shown its prompt: a Ctrl-C
+in its first milliseconds, before the REPL took the terminal, would end it.
 """
 
 from __future__ import annotations
@@ -48,6 +50,13 @@ class ExportedBoard:
     ) -> None:
         self.transport = EmulatorTransport(profile, flash=flash)
         self.description = self.transport.description
+        try:
+            # A board is ready before anyone plugs in; a Ctrl-C in the process's
+            # first milliseconds (before its REPL took the terminal) would end it.
+            self._read_until(FRIENDLY_PROMPT, time.monotonic() + _REBOOT_SECONDS)
+        except BaseException:
+            self.transport.close()
+            raise
         self.reboots = 0
         self._raw_mode = False  # the client's last mode switch: Ctrl-A raw, Ctrl-B friendly
         self._running = False  # a command was sent and its prompt has not come back yet
@@ -78,6 +87,7 @@ class ExportedBoard:
                     self._track_paste(piece)
                     if END_OF_COMMAND in piece:
                         self._running = True
+                        self._signalled_at = -1e9  # a new command: a Ctrl-C may signal again
                         self._pasting, self._paste_requested = self._paste_requested, False
                     self.transport.write(piece)
             except DeviceDisconnected:
@@ -89,8 +99,9 @@ class ExportedBoard:
         The unix port exits on a signal that finds it idle. A client's ``\\x03\\x03``
         would send the second just as the first stopped the code (seen: the board
         rebooted and lost its RAM, 1 full test run in 10), so Ctrl-Cs within
-        ``_SIGNAL_SPACING_SECONDS`` of a signal are dropped, as the raw terminal would
-        drop the byte. Code that catches KeyboardInterrupt gets a later press.
+        ``_SIGNAL_SPACING_SECONDS`` of a signal to the same command are dropped, as the
+        raw terminal would drop the byte. Code that catches KeyboardInterrupt gets a
+        later press; the next command's Ctrl-C always signals.
         """
         now = time.monotonic()
         if now - self._signalled_at < _SIGNAL_SPACING_SECONDS:
@@ -148,20 +159,23 @@ class ExportedBoard:
         log.info("%s: %s; restarting it (a soft reset)", self.description, ended.args[0])
         self.transport.restart()
         self.reboots += 1
-        if not self._raw_mode:
-            return SOFT_REBOOT  # the new process prints its banner and >>> itself
+        # Under the lock: the client's input waits until the new process's REPL has
+        # the terminal (a Ctrl-C before that would end it again).
         deadline = time.monotonic() + _REBOOT_SECONDS
-        self._read_until(FRIENDLY_PROMPT, deadline)
+        banner = self._read_until(FRIENDLY_PROMPT, deadline)
+        if not self._raw_mode:
+            return SOFT_REBOOT + banner
         self.transport.write(ENTER_RAW)
         self._read_until(RAW_REPL_BANNER, deadline)
         return SOFT_REBOOT + RAW_REPL_BANNER
 
-    def _read_until(self, marker: bytes, deadline: float) -> None:
+    def _read_until(self, marker: bytes, deadline: float) -> bytes:
         seen = b""
         while marker not in seen:
             if time.monotonic() >= deadline:
-                raise ProtocolError(f"{self.description} did not restart; it sent {seen!r}")
+                raise ProtocolError(f"{self.description} did not start; it sent {seen!r}")
             seen += self.transport.read(deadline)
+        return seen
 
 
 def _split_keeping(data: bytes, separator: bytes) -> list[bytes]:
