@@ -90,7 +90,9 @@ def test_devices_left_open_at_exit_are_closed_newest_first_with_teardowns(tmp_pa
     )
     assert result.returncode == 0, result.stderr
     lines = re.findall(r"exiting|teardown \w+", result.stdout)
-    assert lines == ["exiting", "teardown third", "teardown second", "teardown first"]
+    # Seen once under heavy load: a teardown's line missing; the stderr says why next time.
+    expected = ["exiting", "teardown third", "teardown second", "teardown first"]
+    assert lines == expected, result.stderr
     assert "killed by signal" not in result.stderr
     assert "Traceback" not in result.stderr
 
