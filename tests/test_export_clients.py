@@ -169,3 +169,25 @@ def test_a_new_board_takes_client_input_only_once_its_repl_has_the_terminal() ->
         assert board.reboots == 0
     finally:
         board.close()
+
+
+@pytest.mark.timeout(120)
+def test_a_double_ctrl_c_stops_plain_raw_code_with_one_key(mocker) -> None:
+    """For plain raw-REPL code the terminal makes each Ctrl-C byte a signal: the second of
+    ``\\r\\x03\\x03`` could find the board idle and end it (the next client found its RAM
+    gone: `belayfw run --no-follow` then `eval`, 1 quiet full run in 10, twice)."""
+    with (
+        NetworkExport(ExportedBoard(), telnet=False) as export,
+        socket.create_connection((export.host, export.port), timeout=30) as client,
+    ):
+        client.sendall(b"\r\x03\x03\x01")
+        _read_until(client, RAW_BANNER)
+        client.sendall(b"ticks = 0\nprint('go')\nwhile True:\n    ticks += 1\n\x04")
+        _read_until(client, b"go")
+        written = mocker.spy(export.board.transport, "write")
+        client.sendall(b"\r\x03\x03")
+        said = _read_until(client, b"\x04>")
+        assert b"KeyboardInterrupt" in said
+        assert [call.args[0] for call in written.call_args_list].count(b"\x03") == 1
+        client.sendall(b"print(ticks > 0)\x04")
+        assert b"True" in _read_until(client, b"\x04>")

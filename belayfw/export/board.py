@@ -81,8 +81,8 @@ class ExportedBoard:
             self._track_mode(data)
             try:
                 for piece in _split_keeping(data, CTRL_C):
-                    if piece == CTRL_C and self._running and self._pasting:
-                        self._signal()
+                    if piece == CTRL_C and self._running:
+                        self._interrupt()
                         continue
                     self._track_paste(piece)
                     if END_OF_COMMAND in piece:
@@ -93,21 +93,26 @@ class ExportedBoard:
             except DeviceDisconnected:
                 log.debug("%s: input dropped while the board restarts", self.description)
 
-    def _signal(self) -> None:
-        """Interrupt raw-paste code with a signal (see the module docstring), once per burst.
+    def _interrupt(self) -> None:
+        """Interrupt running code, once per burst of Ctrl-Cs.
 
-        The unix port exits on a signal that finds it idle. A client's ``\\x03\\x03``
-        would send the second just as the first stopped the code (seen: the board
-        rebooted and lost its RAM, 1 full test run in 10), so Ctrl-Cs within
-        ``_SIGNAL_SPACING_SECONDS`` of a signal to the same command are dropped, as the
-        raw terminal would drop the byte. Code that catches KeyboardInterrupt gets a
-        later press; the next command's Ctrl-C always signals.
+        Plain raw-REPL code runs with the terminal turning a Ctrl-C byte into SIGINT;
+        raw-paste code runs with the terminal raw, so this board sends the signal
+        itself (see the module docstring). Either way the unix port exits on a signal
+        that finds it idle, and a client's ``\\r\\x03\\x03`` would deliver the second
+        just as the first stopped the code (seen: the board rebooted and lost its RAM,
+        1 full test run in 10). So Ctrl-Cs within ``_SIGNAL_SPACING_SECONDS`` of one
+        that interrupted the same command are dropped. Code that catches
+        KeyboardInterrupt gets a later press; the next command's Ctrl-C always goes.
         """
         now = time.monotonic()
         if now - self._signalled_at < _SIGNAL_SPACING_SECONDS:
             return
         self._signalled_at = now
-        self.transport.interrupt()
+        if self._pasting:
+            self.transport.interrupt()
+        else:
+            self.transport.write(CTRL_C)
 
     def read(self, deadline: float) -> bytes:
         """Board output for the client; a board that ended is rebooted first."""
