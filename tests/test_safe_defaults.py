@@ -89,8 +89,10 @@ def test_devices_left_open_at_exit_are_closed_newest_first_with_teardowns(tmp_pa
         """,
     )
     assert result.returncode == 0, result.stderr
-    lines = re.findall(r"exiting|teardown \w+", result.stdout)
-    # Seen once under heavy load: a teardown's line missing; the stderr says why next time.
+    # A thread's line can land inside a line the teardown prints (print writes its parts
+    # one by one; 8 in 3,000 lines, a known output issue): this test is about the order.
+    text = result.stdout.replace("[chatter] tick\n", "")
+    lines = re.findall(r"exiting|teardown \w+", text)
     expected = ["exiting", "teardown third", "teardown second", "teardown first"]
     assert lines == expected, result.stderr
     assert "killed by signal" not in result.stderr
