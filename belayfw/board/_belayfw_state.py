@@ -77,8 +77,7 @@ def _serve():
     # reader starts: the unix port has no GIL, and a module imported in one thread
     # while another looks a module up can crash it (seen: a segfault after a reset).
     try:
-        wire()
-        import _belayfw_buses
+        wire()  # _belayfw_hw imports the buses
         import machine_system  # IRQ and Timer callbacks may use it: loaded here, not in their thread
     except BaseException:  # a timeout's interrupt, a full heap: the next touch tries again
         _serving = False
