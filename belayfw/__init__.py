@@ -28,6 +28,7 @@ from belayfw.errors import (
     TaskTimeout,
     ThreadJoinTimeout,
     ThreadNotFinished,
+    ThreadReportLost,
 )
 from belayfw.executors import ThreadHandle, ThreadState
 from belayfw.protocol import LinkStats
@@ -90,6 +91,7 @@ __all__ = [
     "ThreadHandle",
     "ThreadJoinTimeout",
     "ThreadNotFinished",
+    "ThreadReportLost",
     "ThreadState",
     "current_session",
     "default_manager",

@@ -299,6 +299,11 @@ class Device(metaclass=DeviceMeta):
         """Run one of this class's board methods (what ``device.name(...)`` does)."""
         return self._program.run(method, args, kwargs)
 
+    @property
+    def cut_calls(self) -> int:
+        """Calls a host Ctrl-C has cut so far: what the board sent then may be lost."""
+        return self._board.cut_calls
+
     def board_call(self, command: str, timeout: float | None = None) -> Any:
         """Run a prepared ``_bfw_c(...)`` command; board errors map to host lines."""
         return self._board.use(lambda link: link.call(command, timeout=timeout))

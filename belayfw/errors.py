@@ -243,6 +243,20 @@ class ThreadNotFinished(BelayError):
     suggestion = "only a thread whose function returned has a result; see handle.state"
 
 
+class ThreadReportLost(ThreadNotFinished):
+    """A board thread ended, but the frame that carried its return value or error was lost.
+
+    The board sends that report once, as the thread ends. A host Ctrl-C that
+    cuts a read can drop it; belayfw then learns the end from the board's
+    thread table and says so, rather than report a value it never received.
+    """
+
+    suggestion = (
+        "run the thread again if its result matters; a host Ctrl-C while board threads "
+        "end can drop their reports"
+    )
+
+
 class FeatureUnavailable(BelayError):
     """The board lacks a feature the code needs (for example ``_thread``)."""
 

@@ -59,6 +59,9 @@ class BoardLink:
         #: Soft-resets the device; set, a heap left locked is recovered (recovery.py).
         self.reset: Callable[[], None] | None = None
         self._recovering = False
+        #: Calls a host Ctrl-C (KeyboardInterrupt) cut: bytes read at that instant
+        #: may be lost, a board thread's report among them (see ThreadHandle.join).
+        self.cut_calls = 0
 
     def connect(
         self, port: str, *, output: OutputSink, frames: FrameSink, transport: Transport | None
@@ -85,6 +88,9 @@ class BoardLink:
                 raise self._after_board_reset(reset) from None
             except DeviceDisconnected as error:
                 self._link_lost(error)
+                raise
+            except KeyboardInterrupt:
+                self.cut_calls += 1
                 raise
             finally:
                 self._busy_thread = None

@@ -160,19 +160,24 @@ def _bfw_tm(t, f, a, k):
             # Asked to stop before it ever ran: that is a stop, not a finish.
             raise _bfw_Stop()
         f(*a, **k)
-        st[1] = 'finished'
+        end = 'finished'
     except _bfw_Stop:
-        st[1] = 'stopped'
+        end = 'stopped'
     except BaseException as e:
-        st[1] = 'failed'
+        end = 'failed'
         err = e
-    with _bfw_L:
-        _bfw_SR.discard(t)
-        _bfw_ID.pop(me, None)
-    if err is not None:
-        s = _bfw_io.StringIO()
-        _bfw_sys.print_exception(err, s)
-        _bfw_tw(b'x', repr((t, type(err).__name__, str(err), s.getvalue())).encode())
+    try:
+        if err is not None:
+            # The report goes out before the state changes (as _bfw_tr's return
+            # frame does): a host that reads 'failed' has read the error first.
+            s = _bfw_io.StringIO()
+            _bfw_sys.print_exception(err, s)
+            _bfw_tw(b'x', repr((t, type(err).__name__, str(err), s.getvalue())).encode())
+    finally:
+        st[1] = end
+        with _bfw_L:
+            _bfw_SR.discard(t)
+            _bfw_ID.pop(me, None)
 
 
 def _bfw_tstate(ts):

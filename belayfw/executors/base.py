@@ -31,6 +31,11 @@ class BoardCaller(Protocol):
         """Seconds the teardowns may run."""
         ...
 
+    @property
+    def cut_calls(self) -> int:
+        """Calls a host Ctrl-C has cut so far: what the board sent then may be lost."""
+        ...
+
     def board_call(self, command: str, timeout: float | None = None) -> Any:
         """Run a prepared ``_bfw_c(...)`` command; board errors map to host lines."""
         ...

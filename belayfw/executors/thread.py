@@ -18,6 +18,7 @@ from belayfw.errors import (
     SessionLimitExceeded,
     ThreadJoinTimeout,
     ThreadNotFinished,
+    ThreadReportLost,
 )
 from belayfw.events import EventCallback, ThreadEvents
 from belayfw.executors.base import INTERNAL_TIMEOUT, BoardCaller, call_arguments, call_command
@@ -31,6 +32,9 @@ DEFAULT_STOP_TIMEOUT = 5.0
 #: Handles of threads known to have ended that a device keeps for its live
 #: sessions (the oldest go first); an ended session's handles all go.
 KEPT_ENDED_HANDLES = 64
+#: How often a wait for a thread's end asks the board, once a host Ctrl-C has cut a
+#: call since the thread started (the thread's report may have been in the cut read).
+JOIN_CHECK_SECONDS = 1.0
 
 
 class ThreadState(enum.StrEnum):
@@ -83,6 +87,12 @@ class ThreadHandle:
         self._last_state: ThreadState = RUNNING
         self._ended = threading.Event()
         self._result: Any = None
+        #: The board's report of the end (a return value or an error) arrived.
+        self._reported = False
+        #: The board says the thread returned or failed, but its report never came.
+        self._report_lost = False
+        #: Host Ctrl-Cs that had cut calls when the thread started (see join).
+        self._cuts_at_start = executor.cut_calls()
         #: The values the thread emitted (``emit(value)`` on the board), in order.
         self.events = ThreadEvents(name)
 
@@ -91,9 +101,7 @@ class ThreadHandle:
         """Running, finished, stopped, failed or lost (read from the board while running)."""
         if self._last_state == RUNNING:
             state = self._executor.states([self]).get(self.id, ThreadState.LOST)
-            if state != RUNNING:
-                self._record(state)
-                self._executor._untrack(self)  # it no longer counts against max_threads
+            self._executor.board_says(self, state)
         return self._last_state
 
     @property
@@ -124,12 +132,29 @@ class ThreadHandle:
         self.events.subscribe(callback)
 
     def join(self, timeout: float | None = None) -> bool:
-        """Wait until the thread has ended; True if it has (no round trip per poll).
+        """Wait until the thread has ended; True if it has.
 
-        The board reports a return or a failure by itself; a stop or a lost
-        board is recorded when belayfw learns of it.
+        The board reports a return or a failure by itself, so waiting costs no
+        round trip; a stop or a lost board is recorded when belayfw learns of it.
+        A host Ctrl-C that cuts a call can drop a report read at that instant:
+        once one has since the thread started, the wait also asks the board
+        every JOIN_CHECK_SECONDS, so it never waits for a report that is gone.
         """
-        return self._ended.wait(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if self._executor.cut_calls() != self._cuts_at_start and self._last_state == RUNNING:
+                try:
+                    self.state  # noqa: B018 - reading it records an end the board reports
+                except BelayError as error:  # the link's own end is recorded where it happens
+                    log.debug("could not ask the board about thread %s: %s", self.name, error)
+            if deadline is None:
+                wait = JOIN_CHECK_SECONDS
+            else:
+                wait = min(JOIN_CHECK_SECONDS, deadline - time.monotonic())
+                if wait <= 0:
+                    return self._ended.is_set()
+            if self._ended.wait(wait):
+                return True
 
     def result(self, timeout: float | None = None) -> Any:
         """The thread function's return value, once it has returned.
@@ -150,6 +175,12 @@ class ThreadHandle:
                 f"board thread {self.name!r} (id {self.id}) still runs after {timeout:g} s"
             )
         state = self._last_state
+        if self._report_lost:
+            what = "return value" if state is ThreadState.FINISHED else "error"
+            return ThreadReportLost(
+                f"board thread {self.name!r} (id {self.id}) {state.value} on the board, but "
+                f"its {what} never reached the host: a host Ctrl-C cut the read that carried it"
+            )
         if state is ThreadState.FINISHED:
             return None
         if state is ThreadState.FAILED and self.error is not None:
@@ -160,6 +191,10 @@ class ThreadHandle:
         self._last_state = state
         if error is not None:
             self.error = error
+        if state is ThreadState.FINISHED or state is ThreadState.FAILED:
+            # Its report arrived now, or never will: the board sends it before its
+            # thread table says the thread ended (board/threads.py).
+            self._report_lost = not self._reported
         if state != RUNNING:
             self._ended.set()
             self.events.mark_ended()
@@ -280,12 +315,24 @@ class ThreadExecutor:
                 self._handles.pop(handle.id, None)
             handle.id = self._start(handle.method, handle.name, handle._arguments)
             handle.started_at = time.time()
+            handle._reported = handle._report_lost = False
+            handle._cuts_at_start = self.cut_calls()
             handle._record(RUNNING)
             handle._ended.clear()
             handle.events.mark_ended(False)
             self._track(handle)
             restarted.append(handle)
         return restarted
+
+    def cut_calls(self) -> int:
+        """How many calls a host Ctrl-C has cut on this device (see ThreadHandle.join)."""
+        return self._device.cut_calls
+
+    def board_says(self, handle: ThreadHandle, state: ThreadState) -> None:
+        """Record what the board's thread table says of a thread presumed running."""
+        if state != RUNNING:
+            handle._record(state)
+            self._untrack(handle)  # it no longer counts against max_threads
 
     def states(self, handles: Iterable[ThreadHandle]) -> dict[int, ThreadState]:
         ids = [handle.id for handle in handles]
@@ -300,10 +347,7 @@ class ThreadExecutor:
             return
         states = self.states(running)
         for handle in running:
-            state = states.get(handle.id, ThreadState.LOST)
-            if state != RUNNING:
-                handle._record(state)
-                self._untrack(handle)
+            self.board_says(handle, states.get(handle.id, ThreadState.LOST))
 
     def stop(self, handles: Iterable[ThreadHandle], timeout: float) -> list[ThreadHandle]:
         """Stop threads and confirm on the board; return those still running."""
@@ -318,11 +362,9 @@ class ThreadExecutor:
         survivors = []
         for handle in chosen:
             state = _state(states.get(handle.id, ThreadState.LOST))
-            handle._record(state)
+            self.board_says(handle, state)
             if state == RUNNING:
                 survivors.append(handle)
-            else:
-                self._untrack(handle)
         finished = [handle.id for handle in chosen if handle not in survivors]
         if finished:
             self._device.board_call(
@@ -353,6 +395,7 @@ class ThreadExecutor:
         def returned(handle: ThreadHandle | None) -> None:
             if handle is not None:
                 handle._result = value
+                handle._reported = True
                 handle._record(ThreadState.FINISHED)
                 self._untrack(handle)
 
@@ -385,6 +428,7 @@ class ThreadExecutor:
         name = handle.name if handle else f"#{thread_id}"
         log.error("board thread %s failed: %s", name, error)
         if handle is not None:
+            handle._reported = True
             handle._record(ThreadState.FAILED, error)
             self._untrack(handle)
 

@@ -1,0 +1,158 @@
+"""A board thread's end report (return value or error): never wrong, never awaited forever.
+
+The board sends that report once, as a frame, before its thread table says the
+thread ended. A host Ctrl-C that cuts a read can drop the frame; belayfw must
+then say the report was lost, not hand back ``None`` or wait for it forever.
+Dropping a frame is a fault the real board cannot produce on demand, so these
+tests drop it in the host's frame sink; everything else runs on the emulator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from belayfw import Device, DeviceError, ThreadReportLost, setup, task, thread
+from belayfw.output import BoardFrames
+
+from .conftest import OutputCollector, wait_until
+
+
+class Reporter(Device):
+    @setup
+    def init():
+        flags = {}
+
+    @thread
+    def answer():
+        return 42
+
+    @thread
+    def answer_when_told():
+        import time
+
+        while not flags.get("go"):
+            time.sleep_ms(1)
+        return 42
+
+    @thread
+    def breaks():
+        raise ValueError("sensor unplugged")
+
+    @thread
+    def slow_to_describe():
+        import time
+
+        class Slow(Exception):
+            def __str__(self):
+                flags["describing"] = True
+                while not flags.get("go"):
+                    time.sleep_ms(1)
+                return "slow to describe"
+
+        raise Slow()
+
+    @task
+    def flag(name):
+        return flags.get(name, False)
+
+    @task
+    def release():
+        flags["go"] = True
+
+    @task
+    def shout():
+        print("now")
+        return 1
+
+    @task
+    def add(a, b):
+        return a + b
+
+
+@pytest.fixture
+def reporter(output: OutputCollector) -> Iterator[Reporter]:
+    with Reporter("emulator", output=output) as device:
+        yield device
+
+
+@pytest.fixture
+def lose_reports(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Drop every thread return (f) and failure (x) frame, as a cut read would."""
+    deliver: Callable[[BoardFrames, str, bytes], None] = BoardFrames.__call__
+
+    def dropping(self: BoardFrames, tag: str, payload: bytes) -> None:
+        if tag not in ("f", "x"):
+            deliver(self, tag, payload)
+
+    monkeypatch.setattr(BoardFrames, "__call__", dropping)
+
+
+def cut_a_call(device: Reporter, output: OutputCollector) -> None:
+    """Make a host Ctrl-C cut a call, at the instant its output is handed over."""
+
+    def interrupted(text: str) -> None:
+        output(text)
+        if "now" in text:
+            raise KeyboardInterrupt
+
+    device._board.current.repl.parser.sinks.on_output = interrupted
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            device.shout()
+    finally:
+        device._board.current.repl.parser.sinks.on_output = output
+
+
+@pytest.mark.usefixtures("lose_reports")
+def test_a_lost_return_value_is_reported_lost_never_none(reporter: Reporter) -> None:
+    handle = reporter.answer()
+    wait_until(lambda: not handle.alive, what="the board to say the thread ended")
+    assert handle.state == "finished"
+    with pytest.raises(ThreadReportLost, match="return value never reached the host"):
+        handle.result()
+
+
+@pytest.mark.usefixtures("lose_reports")
+def test_a_lost_error_is_reported_lost(reporter: Reporter) -> None:
+    handle = reporter.breaks()
+    wait_until(lambda: not handle.alive, what="the board to say the thread ended")
+    assert handle.state == "failed"
+    error = handle.exception()
+    assert isinstance(error, ThreadReportLost)
+    assert "error never reached the host" in str(error)
+
+
+@pytest.mark.usefixtures("lose_reports")
+def test_join_never_waits_for_a_report_a_host_ctrl_c_cut(
+    reporter: Reporter, output: OutputCollector
+) -> None:
+    handle = reporter.answer()
+    cut_a_call(reporter, output)
+    assert handle.join(timeout=30)  # before: False after 30 s, and forever without a timeout
+    with pytest.raises(ThreadReportLost):
+        handle.result()
+    assert reporter.add(1, 2) == 3  # the device carries on
+
+
+def test_after_a_cut_a_report_that_arrives_is_used(
+    reporter: Reporter, output: OutputCollector
+) -> None:
+    handle = reporter.answer_when_told()
+    cut_a_call(reporter, output)
+    reporter.release()
+    assert handle.join(timeout=30)  # it asks the board now; the report still counts
+    assert handle.result() == 42
+
+
+def test_a_failing_thread_is_running_until_its_error_is_sent(reporter: Reporter) -> None:
+    # Its error is formatted (here, slowly) before the board says it failed: a host
+    # that reads "failed" has the error, never a bare "failed" with no exception.
+    handle = reporter.slow_to_describe()
+    wait_until(lambda: reporter.flag("describing"), what="the thread to format its error")
+    assert handle.state == "running"
+    reporter.release()
+    with pytest.raises(DeviceError, match="slow to describe"):
+        handle.result(timeout=30)
+    assert handle.state == "failed"
