@@ -246,8 +246,9 @@ class RawRepl(RawReplEntry, RawPaste, IdleDrainer, InStep):
                 raise type(self._broken)(self._broken.args[0])
             if self._unsynced and not restartable:
                 self._resync()  # Ctrl-D must meet an empty line, not a half-sent command
-            parser = self.parser
-            self.parser = ResponseParser(parser.token, parser.on_output, parser.on_frame)
+            sinks = self.parser.sinks
+            sinks.release()
+            self.parser = ResponseParser(self.parser.token, sinks.on_output, sinks.on_frame)
             # Out of step until the board is back at the prompt: if a Ctrl-C cuts the
             # reset, its boot text is dropped (drainer.py) and the next command resyncs.
             self._unsynced = True
@@ -498,6 +499,7 @@ class RawRepl(RawReplEntry, RawPaste, IdleDrainer, InStep):
             else:
                 wait_until = now + _READ_SLICE_SECONDS if deadline is None else deadline
             self._pump(min(wait_until, read_until))
+            parser.sinks.release_if_stale()
             if self._interrupt_requested:
                 self._interrupt_requested = False
                 self._drain_available()  # the last look

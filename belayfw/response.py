@@ -28,16 +28,16 @@ import codecs
 import enum
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from belayfw.frame_hold import FrameHold, FrameSink, OutputSink
+
 log = logging.getLogger(__name__)
 
-RAW_REPL_BANNER = b"raw REPL; CTRL-B to exit\r\n>"
+__all__ = ["FrameSink", "OutputSink", "Phase", "Response", "ResponseParser"]
 
-OutputSink = Callable[[str], None]
-FrameSink = Callable[[str, bytes], None]
+RAW_REPL_BANNER = b"raw REPL; CTRL-B to exit\r\n>"
 
 FRAME_START = b"\x02"
 FRAME_END = b"\x03"
@@ -90,8 +90,8 @@ class ResponseParser:
 
     def __init__(self, token: bytes, on_output: OutputSink, on_frame: FrameSink) -> None:
         self.token = token
-        self.on_output = on_output
-        self.on_frame = on_frame
+        #: Delivers output and threads' frames; keeps a command's printed line whole.
+        self.sinks = FrameHold(on_output, on_frame)
         self.phase = Phase.IDLE
         self.prompt_pending = False
         self._buffer = bytearray()
@@ -160,6 +160,7 @@ class ResponseParser:
         self.ok_at = None
         self.prompt_pending = False
         self.phase = Phase.SYNC
+        self.sinks.release()  # the command's line will never end
 
     def cut(self) -> None:
         """The host gave up on the command in progress (a Ctrl-C): follow it, print none of it.
@@ -174,6 +175,7 @@ class ResponseParser:
         """
         self._muted = True
         self._out_decoder.reset()  # a character half read belongs to the dropped text
+        self.sinks.release()  # none of the command's text, so its line never ends
         if self.phase is Phase.IDLE:
             self.abandon()
         if self._parsing:  # the Ctrl-C struck inside feed(): read what it had not consumed
@@ -241,6 +243,7 @@ class ResponseParser:
         self._was_in_step = True
         self._muted = False
         self.phase = Phase.IDLE
+        self.sinks.release()  # threads' frames held inside the command's last line
         return response
 
     # -- bytes in ------------------------------------------------------------------------
@@ -368,14 +371,12 @@ class ResponseParser:
 
     def _deliver(self) -> None:
         deliveries, self._deliveries = self._deliveries, []
+        sinks = self.sinks
         for kind, item in deliveries:
-            try:
-                if kind == "text":
-                    self.on_output(item)
-                else:
-                    self.on_frame(*item)
-            except Exception:
-                log.exception("belayfw: a board output callback failed; the output is dropped")
+            if kind == "frame":
+                sinks.frame(*item)
+            else:
+                sinks.text(item, in_command=kind == "text")
 
     def _next_marker(self, start: int) -> tuple[int, bytes]:
         buffer = self._buffer
@@ -504,7 +505,7 @@ class ResponseParser:
         if self._muted:
             self.discarded += len(text)
             return
-        self._deliveries.append(("text", text))
+        self._deliveries.append(("text" if self.phase is not Phase.IDLE else "idle", text))
 
     def _reclassify_stderr(self, before: bytes, after: bytes) -> None:
         """Treat the current 'stderr section' as stdout text after all."""

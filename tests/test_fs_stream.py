@@ -197,7 +197,7 @@ def test_only_this_transfers_grants_count() -> None:
     parser = ResponseParser(b"\x0212345678", lambda text: None, lambda tag, payload: None)
     parser.grant_key = b"abc"
     seen: list[str] = []
-    parser.on_output = seen.append
+    parser.sinks.on_output = seen.append
     parser.feed(b"\x0212345678gabc\x03\x0212345678gold\x03text\x0212345678gabc\x03")
     assert parser.grants == 2
     assert seen == ["text"]
