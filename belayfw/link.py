@@ -16,10 +16,16 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 from belayfw.connection import Connection
-from belayfw.errors import BelayError, BoardReset, DeviceDisconnected, DeviceError, TaskTimeout
+from belayfw.errors import (
+    BelayError,
+    BoardReset,
+    DeviceDisconnected,
+    DeviceError,
+    TaskTimeout,
+)
 from belayfw.recovery import heap_locked, recover_locked_heap, restart_if_heap_locked
 from belayfw.response import FrameSink, OutputSink
-from belayfw.session.routing import not_open, session_for_call
+from belayfw.session.routing import cut_by_close, not_open, session_for_call
 from belayfw.session.session import DeviceSession, SessionBoard
 from belayfw.transports.base import Restartable, Transport
 
@@ -88,6 +94,9 @@ class BoardLink:
                 raise self._after_board_reset(reset) from None
             except DeviceDisconnected as error:
                 self._link_lost(error)
+                closed = cut_by_close(self._board, error)
+                if closed is not None:
+                    raise closed from error
                 raise
             except KeyboardInterrupt:
                 self.cut_calls += 1

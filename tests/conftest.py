@@ -88,5 +88,27 @@ def wait_until(
         event.wait(0.01)
 
 
+class CallInThread:
+    """Runs ``call`` in another host thread at once and keeps how it ended."""
+
+    def __init__(self, call: Callable[[], object]) -> None:
+        self._outcome: list[object] = []
+        self._thread = threading.Thread(target=self._run, args=(call,), daemon=True)
+        self._thread.start()
+
+    def _run(self, call: Callable[[], object]) -> None:
+        try:
+            self._outcome.append(call())
+        except BaseException as error:
+            self._outcome.append(error)
+
+    def outcome(self, timeout: float = 30.0) -> object:
+        """What the call returned or raised; fails the test if it is still running."""
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            pytest.fail(f"the call in another thread still runs after {timeout:g} s")
+        return self._outcome[0]
+
+
 # pytester runs pytest inside a test: the pytest plugin's tests drive it that way.
 pytest_plugins = ("pytester",)

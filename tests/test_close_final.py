@@ -23,7 +23,7 @@ from belayfw import (
 )
 from belayfw import link as link_module
 
-from .conftest import OutputCollector, wait_until
+from .conftest import CallInThread, OutputCollector, wait_until
 
 
 @pytest.fixture(autouse=True)
@@ -71,29 +71,32 @@ def deaf(output: OutputCollector) -> Iterator[Deaf]:
 
 @pytest.mark.timeout(120)
 def test_a_task_with_retries_cannot_reconnect_a_device_being_closed(deaf: Deaf) -> None:
-    outcome: list[BaseException] = []
-
-    def call() -> None:
-        try:
-            deaf.deaf_with_retries()
-        except BaseException as error:
-            outcome.append(error)
-
-    caller = threading.Thread(target=call)
-    caller.start()
+    caller = CallInThread(deaf.deaf_with_retries)
     wait_until(lambda: _running(deaf), what="the call to be running on the board")
     sessions = deaf.manager.sessions_of(deaf)
     with contextlib.suppress(ResourceCleanupError):  # teardowns cannot run on a cut link
         deaf.close()
-    caller.join(30)
-    assert not caller.is_alive(), "the retrying call kept the device busy after close()"
-    assert outcome and isinstance(outcome[0], DeviceClosed), outcome
-    assert "closed" in str(outcome[0])
+    outcome = caller.outcome()
+    assert isinstance(outcome, DeviceClosed), outcome
+    assert "closed" in str(outcome)
     assert not deaf.is_open
     assert deaf._board.connection is None, "a retry reconnected the closed device"
     assert all(session.state is SessionState.TERMINATED for session in sessions)
     with pytest.raises(DeviceClosed, match="closed"):
         deaf.eval("1")
+
+
+@pytest.mark.timeout(120)
+def test_a_call_that_close_cuts_short_says_the_device_was_closed(deaf: Deaf) -> None:
+    caller = CallInThread(deaf.deaf)
+    wait_until(lambda: _running(deaf), what="the call to be running on the board")
+    with contextlib.suppress(ResourceCleanupError):  # teardowns cannot run on a cut link
+        deaf.close()
+    outcome = caller.outcome()
+    # Before: DeviceDisconnected, as if the board had gone away by itself.
+    assert isinstance(outcome, DeviceClosed), outcome
+    assert "closed during this call" in str(outcome)
+    assert "close() was called in another host thread" in str(outcome)
 
 
 @pytest.mark.timeout(120)

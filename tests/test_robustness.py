@@ -15,6 +15,7 @@ import pytest
 from belayfw import (
     BelayError,
     Device,
+    DeviceClosed,
     DeviceDisconnected,
     DeviceError,
     EmulatorBoard,
@@ -26,7 +27,7 @@ from belayfw import (
 from belayfw.protocol import RAW_REPL_BANNER, RawRepl
 from belayfw.transports.scripted import AwaitWrite, ScriptedTransport, answer_entry
 
-from .conftest import wait_until
+from .conftest import CallInThread, wait_until
 
 
 def _heap_locked(error: DeviceError) -> bool:
@@ -211,22 +212,13 @@ def test_hanging_teardown_cannot_hang_close(output) -> None:
 
 def test_close_from_another_thread_interrupts_a_running_call(output) -> None:
     device = Stubborn("emulator", output=output, teardown_timeout=0.3)
-    outcome: list[BaseException] = []
-
-    def call() -> None:
-        try:
-            device.spin()
-        except BaseException as error:
-            outcome.append(error)
-
-    caller = threading.Thread(target=call)
-    caller.start()
+    caller = CallInThread(device.spin)
     # Running on the board, past its compile: close() must interrupt it, not wait for it.
     wait_until(device._link.repl._interruptible, what="the call to be running on the board")
     with pytest.raises(ResourceCleanupError):  # the teardown loops forever: bounded, reported
         device.close()
-    caller.join(timeout=10)
-    assert outcome and isinstance(outcome[0], DeviceError | DeviceDisconnected)
+    outcome = caller.outcome(timeout=10)
+    assert isinstance(outcome, DeviceError | DeviceClosed), outcome
     assert not device.is_open
 
 
@@ -244,21 +236,11 @@ class Deaf(Device):
 @pytest.mark.timeout(120)  # a hang guard: before, close() waited for this call for good
 def test_close_never_waits_for_good_on_a_call_that_ignores_interrupts(output) -> None:
     device = Deaf("emulator", output=output)
-    outcome: list[BaseException] = []
-
-    def call() -> None:
-        try:
-            device.ignore_interrupts()
-        except BaseException as error:
-            outcome.append(error)
-
-    caller = threading.Thread(target=call)
-    caller.start()
+    caller = CallInThread(device.ignore_interrupts)
     wait_until(device._link.repl._interruptible, what="the call to be running on the board")
     device.close()  # interrupts it again and again, then closes the link under it
-    caller.join(timeout=30)
-    assert not caller.is_alive()
-    assert outcome and isinstance(outcome[0], DeviceDisconnected)
+    outcome = caller.outcome()
+    assert isinstance(outcome, DeviceClosed), outcome
     assert not device.is_open
 
 

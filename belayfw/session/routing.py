@@ -64,6 +64,19 @@ def closed(board: SessionBoard) -> DeviceClosed:
     )
 
 
+def cut_by_close(board: SessionBoard, error: DeviceDisconnected) -> DeviceClosed | None:
+    """The error for a call that close(), from another thread, cut short; None if not that.
+
+    close()'s own calls (teardowns, thread stops) keep their errors: close() reports them.
+    """
+    if not is_closing(board) or _maintaining(board) or isinstance(error, DeviceNotOpen):
+        return None
+    return DeviceClosed(
+        f"{board.port} was closed during this call: close() was called in another host "
+        f"thread and cut the call short ({error.args[0]})"
+    )
+
+
 def not_open(board: SessionBoard) -> DeviceNotOpen:
     """The error for a call on a board that is not open, saying how to open it."""
     if is_closing(board):
