@@ -203,7 +203,9 @@ class SideChannel:
                 if remaining <= 0:
                     raise VirtualHardwareError(
                         f"{self.description}: the board did not take {op!r} within "
-                        f"{ACK_SECONDS:.0f} s (a Pin.irq handler that never returns?)"
+                        f"{ACK_SECONDS:.0f} s: a Pin.irq handler that never returns, or "
+                        "the board's threads froze on an earlier interrupt (reset the board; "
+                        "see docs/emulator.md)"
                     )
                 if not handling:
                     self._acked.wait(remaining)
