@@ -15,10 +15,10 @@ import contextlib
 import select
 import socket
 import time
-import urllib.parse
 
-from belayfw.errors import ConfigurationError, DeviceDisconnected, did_you_mean
+from belayfw.errors import DeviceDisconnected
 from belayfw.transports.port_lock import PortLock
+from belayfw.transports.urls import host_and_port
 
 URL_OPTIONS = ("logging",)
 #: A write that cannot complete in this time means the server stopped reading.
@@ -98,19 +98,4 @@ class SocketTransport:
 
 def check_url(port: str) -> tuple[str, int]:
     """Host and TCP port of a ``socket://`` URL; a missing part or unknown option is refused."""
-    try:
-        parts = urllib.parse.urlsplit(port)  # "[::1" without "]": ValueError
-        host, tcp_port = parts.hostname, parts.port
-    except ValueError:
-        parts, host, tcp_port = urllib.parse.urlsplit(""), None, None
-    if parts.scheme.lower() != "socket" or not host or tcp_port is None:
-        raise ConfigurationError(
-            f"{port!r} needs a host and a TCP port, e.g. socket://localhost:7000"
-        )
-    for option in urllib.parse.parse_qs(parts.query, keep_blank_values=True):
-        if option not in URL_OPTIONS:
-            raise ConfigurationError(
-                f"{port!r}: unknown option {option!r}{did_you_mean(option, URL_OPTIONS)}; "
-                f"socket URLs take {', '.join(URL_OPTIONS)}"
-            )
-    return host, tcp_port
+    return host_and_port(port, "socket", URL_OPTIONS, "socket URLs")

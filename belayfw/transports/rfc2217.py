@@ -32,8 +32,9 @@ import urllib.parse
 import serial
 import serial.rfc2217
 
-from belayfw.errors import ConfigurationError, DeviceDisconnected, did_you_mean
+from belayfw.errors import DeviceDisconnected
 from belayfw.transports.port_lock import PortLock
+from belayfw.transports.urls import host_and_port
 
 #: The options pyserial's RFC 2217 client understands (serial/rfc2217.py, from_url).
 URL_OPTIONS = ("logging", "ign_set_control", "poll_modem", "timeout")
@@ -143,21 +144,7 @@ def _hung_up(exc: BaseException) -> bool:
 
 def check_url(port: str) -> str:
     """``host:port`` of an ``rfc2217://`` URL; a missing part or unknown option is refused."""
-    try:
-        parts = urllib.parse.urlsplit(port)  # "[::1" without "]": ValueError
-        host, tcp_port = parts.hostname, parts.port
-    except ValueError:
-        parts, host, tcp_port = urllib.parse.urlsplit(""), None, None
-    if parts.scheme.lower() != "rfc2217" or not host or tcp_port is None:
-        raise ConfigurationError(
-            f"{port!r} needs a host and a TCP port, e.g. rfc2217://localhost:7000"
-        )
-    for option in urllib.parse.parse_qs(parts.query, keep_blank_values=True):
-        if option not in URL_OPTIONS:
-            raise ConfigurationError(
-                f"{port!r}: unknown option {option!r}{did_you_mean(option, URL_OPTIONS)}; "
-                f"RFC 2217 URLs take {', '.join(URL_OPTIONS)}"
-            )
+    host, tcp_port = host_and_port(port, "rfc2217", URL_OPTIONS, "RFC 2217 URLs")
     return f"{host}:{tcp_port}"
 
 
