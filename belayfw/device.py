@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
 from functools import cached_property
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Self
@@ -25,7 +24,7 @@ from belayfw.decorators import BoardMethod
 from belayfw.deprecation import renamed
 from belayfw.discovery import resolve_port
 from belayfw.errors import DeviceError, ResourceCleanupError
-from belayfw.executors.base import INTERNAL_TIMEOUT
+from belayfw.executors.base import INTERNAL_TIMEOUT, BoardLock
 from belayfw.executors.program import BoardProgram
 from belayfw.executors.thread import ThreadHandle
 from belayfw.fs import BoardFS, SyncProgress, SyncReport
@@ -312,7 +311,7 @@ class Device(metaclass=DeviceMeta):
         """A board exception with its frames mapped to host files and lines."""
         return self._program.board_error(type_name, message, traceback)
 
-    def hold(self) -> AbstractContextManager[object]:
+    def hold(self) -> BoardLock:
         """Keep every other caller off the board for a sequence of calls."""
         return self._board.lock
 

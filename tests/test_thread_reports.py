@@ -9,6 +9,7 @@ tests drop it in the host's frame sink; everything else runs on the emulator.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -16,7 +17,7 @@ import pytest
 from belayfw import Device, DeviceError, ThreadReportLost, setup, task, thread
 from belayfw.output import BoardFrames
 
-from .conftest import OutputCollector, wait_until
+from .conftest import CallInThread, OutputCollector, wait_until
 
 
 class Reporter(Device):
@@ -152,3 +153,33 @@ def test_a_failing_thread_is_running_until_its_error_is_sent(reporter: Reporter)
     with pytest.raises(DeviceError, match="slow to describe"):
         handle.result(timeout=30)
     assert handle.state == "failed"
+
+
+@pytest.mark.timeout(120)
+def test_join_after_a_cut_is_not_held_up_by_another_caller(
+    reporter: Reporter, output: OutputCollector
+) -> None:
+    # After a Ctrl-C, join asks the board; while another host thread holds the
+    # board it must not wait for it: the report still arrives (the idle drainer
+    # reads it). Before, join waited for the holder (for good, had it waited on us).
+    handle = reporter.answer_when_told()
+    cut_a_call(reporter, output)
+    held, let_go = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with reporter.hold():
+            reporter.release()
+            held.set()
+            let_go.wait(90)
+
+    holding = threading.Thread(target=holder, daemon=True)
+    holding.start()
+    try:
+        assert held.wait(30)
+        joiner = CallInThread(lambda: handle.join(timeout=30))
+        assert joiner.outcome() is True
+        assert handle.result() == 42
+    finally:
+        let_go.set()
+        holding.join(30)
+

@@ -7,7 +7,7 @@ prepared board commands (the file system, streams, a test double).
 from __future__ import annotations
 
 import inspect
-from contextlib import AbstractContextManager
+from types import TracebackType
 from typing import Any, Protocol
 
 from belayfw import codec
@@ -16,6 +16,23 @@ from belayfw.errors import ArgumentTypeError, DeviceError
 
 #: Timeout of belayfw's own board calls (thread states, purges, capability detection).
 INTERNAL_TIMEOUT = 10.0
+
+
+class BoardLock(Protocol):
+    """The board's lock (reentrant): held during any board call, and by ``hold()``."""
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool: ...
+
+    def release(self) -> None: ...
+
+    def __enter__(self) -> bool: ...
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
 
 
 class BoardCaller(Protocol):
@@ -44,7 +61,7 @@ class BoardCaller(Protocol):
         """A board exception reported outside a call, mapped to host files and lines."""
         ...
 
-    def hold(self) -> AbstractContextManager[object]:
+    def hold(self) -> BoardLock:
         """Keep every other caller off the board for a sequence of calls."""
         ...
 

@@ -138,13 +138,14 @@ class ThreadHandle:
         round trip; a stop or a lost board is recorded when belayfw learns of it.
         A host Ctrl-C that cuts a call can drop a report read at that instant:
         once one has since the thread started, the wait also asks the board
-        every JOIN_CHECK_SECONDS, so it never waits for a report that is gone.
+        every JOIN_CHECK_SECONDS, so it never waits for a report that is gone
+        (only when no other host thread has the board: see ask_if_free).
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             if self._executor.cut_calls() != self._cuts_at_start and self._last_state == RUNNING:
                 try:
-                    self.state  # noqa: B018 - reading it records an end the board reports
+                    self._executor.ask_if_free(self)
                 except BelayError as error:  # the link's own end is recorded where it happens
                     log.debug("could not ask the board about thread %s: %s", self.name, error)
             if deadline is None:
@@ -333,6 +334,21 @@ class ThreadExecutor:
         if state != RUNNING:
             handle._record(state)
             self._untrack(handle)  # it no longer counts against max_threads
+
+    def ask_if_free(self, handle: ThreadHandle) -> None:
+        """Read a thread's state from the board, unless another caller has the board now.
+
+        That caller's reads (or the idle drainer's) bring the thread's report if
+        it still comes; waiting for the board would hold a ``join`` past its
+        timeout, or for good if that caller waits for the joining thread.
+        """
+        lock = self._device.hold()
+        if not lock.acquire(blocking=False):
+            return
+        try:
+            self.board_says(handle, self.states([handle]).get(handle.id, ThreadState.LOST))
+        finally:
+            lock.release()
 
     def states(self, handles: Iterable[ThreadHandle]) -> dict[int, ThreadState]:
         ids = [handle.id for handle in handles]
