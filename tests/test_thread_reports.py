@@ -54,6 +54,14 @@ class Reporter(Device):
 
         raise Slow()
 
+    @thread
+    def unprintable():
+        class Odd(Exception):
+            def __str__(self):
+                raise RuntimeError("no words for it")
+
+        raise Odd()
+
     @task
     def flag(name):
         return flags.get(name, False)
@@ -183,3 +191,13 @@ def test_join_after_a_cut_is_not_held_up_by_another_caller(
         let_go.set()
         holding.join(30)
 
+
+def test_a_thread_whose_error_cannot_be_formatted_still_reports_it(reporter: Reporter) -> None:
+    # Its __str__ raises: before, the board sent no report at all and set 'failed',
+    # so join waited forever and result() blamed a host Ctrl-C that never happened.
+    handle = reporter.unprintable()
+    with pytest.raises(DeviceError, match="could not be formatted") as caught:
+        handle.result(timeout=30)
+    assert caught.value.type_name == "Odd"
+    assert handle.state == "failed"
+    assert reporter.eval("1 + 2") == 3

@@ -170,9 +170,17 @@ def _bfw_tm(t, f, a, k):
         if err is not None:
             # The report goes out before the state changes (as _bfw_tr's return
             # frame does): a host that reads 'failed' has read the error first.
-            s = _bfw_io.StringIO()
-            _bfw_sys.print_exception(err, s)
-            _bfw_tw(b'x', repr((t, type(err).__name__, str(err), s.getvalue())).encode())
+            try:
+                m = str(err)
+                s = _bfw_io.StringIO()
+                _bfw_sys.print_exception(err, s)
+                s = s.getvalue()
+            except BaseException as e:
+                # Its __str__ raised (or no memory was left to format it): a report
+                # still goes out, or the host would wait for one that never comes.
+                m = '(its message could not be formatted: ' + type(e).__name__ + ')'
+                s = ''
+            _bfw_tw(b'x', repr((t, type(err).__name__, m, s)).encode())
     finally:
         st[1] = end
         with _bfw_L:
