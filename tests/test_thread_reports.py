@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from belayfw import Device, DeviceError, ThreadReportLost, setup, task, thread
+from belayfw import Device, DeviceError, SessionManager, ThreadReportLost, setup, task, thread
+from belayfw.executors.thread import ThreadExecutor
 from belayfw.output import BoardFrames
 
 from .conftest import CallInThread, OutputCollector, wait_until
@@ -201,3 +202,48 @@ def test_a_thread_whose_error_cannot_be_formatted_still_reports_it(reporter: Rep
     assert caught.value.type_name == "Odd"
     assert handle.state == "failed"
     assert reporter.eval("1 + 2") == 3
+
+
+class Fragile(Device):
+    @thread(restart=True)
+    def fragile():
+        import time
+
+        while armed:  # gone after a reset: the restarted thread fails at once
+            time.sleep_ms(5)
+
+    @thread
+    def other():
+        import time
+
+        while True:
+            time.sleep_ms(5)
+
+
+@pytest.mark.timeout(120)
+def test_a_restarted_thread_that_fails_before_its_start_is_read_reports_it(
+    output: OutputCollector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Fragile("emulator", output=output, manager=SessionManager()) as device:
+        device.exec("armed = True")
+        lost = device.other()  # id 1, which the restarted thread gets again on the new board
+        handle = device.fragile()
+        start = ThreadExecutor._start
+
+        def start_then_let_it_fail(executor: ThreadExecutor, *args: object) -> int:
+            # The board thread can end before the host reads the reply that names it
+            # (the race is rare): hold the host back until it has, reading meanwhile.
+            thread_id: int = start(executor, *args)
+            wait_until(
+                lambda: device.eval(f"_bfw_TH[{thread_id}][1]") != "running",
+                what="the restarted thread to fail",
+            )
+            return thread_id
+
+        monkeypatch.setattr(ThreadExecutor, "_start", start_then_let_it_fail)
+        device.soft_reset()
+        # Before: its failure went to the old handle with that id (lost -> failed) and
+        # this one waited for good.
+        with pytest.raises(DeviceError, match="armed"):
+            handle.result(timeout=30)
+        assert lost.state == "lost"

@@ -312,17 +312,24 @@ class ThreadExecutor:
                 or handle.session.state.is_final
             ):
                 continue
-            with self._lock:
-                self._handles.pop(handle.id, None)
-            handle.id = self._start(handle.method, handle.name, handle._arguments)
-            handle.started_at = time.time()
-            handle._reported = handle._report_lost = False
-            handle._cuts_at_start = self.cut_calls()
-            handle._record(RUNNING)
-            handle._ended.clear()
-            handle.events.mark_ended(False)
-            self._track(handle)
-            restarted.append(handle)
+            with self._device.hold():
+                with self._lock:
+                    self._handles.pop(handle.id, None)
+                # As in call(): its reports may come before the reply that names it, and
+                # its new id (a reset board counts from 1 again) may be an old handle's.
+                self._starting = True
+                try:
+                    handle.id = self._start(handle.method, handle.name, handle._arguments)
+                    handle.started_at = time.time()
+                    handle._reported = handle._report_lost = False
+                    handle._cuts_at_start = self.cut_calls()
+                    handle._record(RUNNING)
+                    handle._ended.clear()
+                    handle.events.mark_ended(False)
+                    self._track(handle)
+                    restarted.append(handle)
+                finally:
+                    self._apply_early_reports()
         return restarted
 
     def cut_calls(self) -> int:
