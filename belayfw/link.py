@@ -86,6 +86,9 @@ class BoardLink:
             try:
                 return operation(connection)
             except DeviceError as error:
+                closed = cut_by_close(self._board, error)
+                if closed is not None:
+                    raise closed from error
                 raise self._board_failure(connection, self._map_error(error)) from None
             except TaskTimeout as timeout:
                 self._after_interrupt(connection, timeout)

@@ -52,6 +52,13 @@ class Deaf(Device):
             except KeyboardInterrupt:
                 pass
 
+    @task
+    def busy():
+        import time
+
+        while True:
+            time.sleep_ms(1)
+
     @task(cache=True)
     def marker():
         return marker_value  # a board global the test sets
@@ -97,6 +104,19 @@ def test_a_call_that_close_cuts_short_says_the_device_was_closed(deaf: Deaf) -> 
     assert isinstance(outcome, DeviceClosed), outcome
     assert "closed during this call" in str(outcome)
     assert "close() was called in another host thread" in str(outcome)
+
+
+@pytest.mark.timeout(120)
+def test_a_call_that_close_interrupts_says_the_device_was_closed(deaf: Deaf) -> None:
+    # The common case: the call heeds close()'s interrupt. Before, it raised the
+    # board's KeyboardInterrupt ("the board code was interrupted"), as if a Ctrl-C.
+    caller = CallInThread(deaf.busy)
+    wait_until(lambda: _running(deaf), what="the call to be running on the board")
+    deaf.close()
+    outcome = caller.outcome()
+    assert isinstance(outcome, DeviceClosed), outcome
+    assert "close() was called in another host thread" in str(outcome)
+    assert "interrupted" in str(outcome)
 
 
 @pytest.mark.timeout(120)

@@ -16,6 +16,7 @@ from belayfw.errors import (
     BelayError,
     DeviceClosed,
     DeviceDisconnected,
+    DeviceError,
     DeviceNotOpen,
     SessionError,
 )
@@ -64,16 +65,24 @@ def closed(board: SessionBoard) -> DeviceClosed:
     )
 
 
-def cut_by_close(board: SessionBoard, error: DeviceDisconnected) -> DeviceClosed | None:
+def cut_by_close(board: SessionBoard, error: BelayError) -> DeviceClosed | None:
     """The error for a call that close(), from another thread, cut short; None if not that.
 
-    close()'s own calls (teardowns, thread stops) keep their errors: close() reports them.
+    close() interrupts such a call (the board reports a KeyboardInterrupt) and, if
+    it holds on, drops the link under it (DeviceDisconnected). close()'s own calls
+    (teardowns, thread stops) keep their errors: close() reports them.
     """
-    if not is_closing(board) or _maintaining(board) or isinstance(error, DeviceNotOpen):
+    if not is_closing(board) or _maintaining(board):
+        return None
+    if isinstance(error, DeviceError) and error.type_name == "KeyboardInterrupt":
+        how = "the board code was interrupted"
+    elif isinstance(error, DeviceDisconnected) and not isinstance(error, DeviceNotOpen):
+        how = str(error.args[0])
+    else:
         return None
     return DeviceClosed(
         f"{board.port} was closed during this call: close() was called in another host "
-        f"thread and cut the call short ({error.args[0]})"
+        f"thread and cut the call short ({how})"
     )
 
 
