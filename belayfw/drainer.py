@@ -32,6 +32,7 @@ class IdleDrainer:
     parser: ResponseParser
     transport: Transport
     _lock: threading.Lock
+    _owner: int | None  # the thread holding _lock (see RawRepl.refuse_from_callback)
     _stop: threading.Event
     _generation: int
     _broken: DeviceDisconnected | None
@@ -92,6 +93,9 @@ class IdleDrainer:
                         return
                 if not self._lock.acquire(blocking=False):
                     continue
+                # Output callbacks run in this thread now: one that calls the board
+                # must be refused, not wait for this lock for good.
+                self._owner = threading.get_ident()
                 try:
                     if isinstance(self._broken, BoardReset) and not self._closing:
                         continue  # the next call starts the board again (link.py)
@@ -114,6 +118,7 @@ class IdleDrainer:
                         self.parser.feed(data)
                         flowing = True
                 finally:
+                    self._owner = None
                     self._lock.release()
         except DeviceDisconnected as exc:
             self._broken = exc

@@ -78,6 +78,11 @@ class BoardLink:
 
     def use(self, operation: Callable[[Connection], T]) -> T:
         """Run ``operation`` on the connection for the current session."""
+        connection = self.connection
+        if connection is not None:
+            # Before the lock: a callback of the board's output (in the thread reading
+            # the link) would otherwise wait for a caller that waits for that thread.
+            connection.repl.refuse_from_callback()
         with self.lock:
             session = session_for_call(self._board)
             connection = self.current

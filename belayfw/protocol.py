@@ -326,11 +326,7 @@ class RawRepl(RawReplEntry, RawPaste, IdleDrainer, InStep):
                 f"the command holds the raw control byte {found.group()!r} at offset "
                 f"{found.start()}, which would cut it short on the board"
             )
-        if self._owner == threading.get_ident():
-            raise BelayError(
-                "the board was called from its own output callback; a callback must not "
-                "use the device (hand the work to another thread instead)"
-            )
+        self.refuse_from_callback()
         with self._lock:
             self._owner = threading.get_ident()
             self._generation += 1
@@ -347,6 +343,18 @@ class RawRepl(RawReplEntry, RawPaste, IdleDrainer, InStep):
                 self.parser.grant_key = None
                 if self._wake_pipe_orphaned:  # closed under this command (see close)
                     self._close_wake_pipe()
+
+    def refuse_from_callback(self) -> None:
+        """Raise if this thread reads the link now: it is in a callback of the board's output.
+
+        The command's thread or the idle drainer holds the link's lock (not
+        reentrant) there: a board call would wait for itself for good.
+        """
+        if self._owner == threading.get_ident():
+            raise BelayError(
+                "the board was called from its own output callback; a callback must not "
+                "use the device (hand the work to another thread instead)"
+            )
 
     def interrupt(self) -> bool:
         """Interrupt the command running now; returns False when no board code runs.

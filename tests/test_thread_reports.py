@@ -9,12 +9,22 @@ tests drop it in the host's frame sink; everything else runs on the emulator.
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Callable, Iterator
 
 import pytest
 
-from belayfw import Device, DeviceError, SessionManager, ThreadReportLost, setup, task, thread
+from belayfw import (
+    BelayError,
+    Device,
+    DeviceError,
+    SessionManager,
+    ThreadReportLost,
+    setup,
+    task,
+    thread,
+)
 from belayfw.executors.thread import ThreadExecutor
 from belayfw.output import BoardFrames
 
@@ -62,6 +72,13 @@ class Reporter(Device):
                 raise RuntimeError("no words for it")
 
         raise Odd()
+
+    @thread
+    def pings_later():
+        import time
+
+        time.sleep_ms(200)  # after its start's reply: the idle drainer reads the event
+        emit("ping")
 
     @task
     def flag(name):
@@ -247,3 +264,36 @@ def test_a_restarted_thread_that_fails_before_its_start_is_read_reports_it(
         with pytest.raises(DeviceError, match="armed"):
             handle.result(timeout=30)
         assert lost.state == "lost"
+
+
+def test_a_callback_that_calls_the_device_is_refused_never_hung(reporter: Reporter) -> None:
+    # The event comes while the host is idle: the idle drainer runs the callback,
+    # holding the link. Before, the call inside waited for that lock for good.
+    outcome: queue.Queue[object] = queue.Queue()
+
+    def callback(value: object) -> None:
+        try:
+            outcome.put(reporter.eval("1 + 2"))
+        except BelayError as error:
+            outcome.put(error)
+
+    handle = reporter.pings_later()
+    handle.on_event(callback)
+    refused = outcome.get(timeout=30)
+    assert isinstance(refused, BelayError), refused
+    assert "own output callback" in str(refused)
+    assert reporter.eval("1 + 2") == 3
+
+
+def test_join_inside_a_callback_after_a_cut_never_hangs_the_link(
+    reporter: Reporter, output: OutputCollector
+) -> None:
+    # After a Ctrl-C, join asks the board; from the drainer's callback it must not.
+    running = reporter.answer_when_told()
+    cut_a_call(reporter, output)
+    outcome: queue.Queue[object] = queue.Queue()
+    handle = reporter.pings_later()
+    handle.on_event(lambda value: outcome.put(running.join(timeout=0)))
+    assert outcome.get(timeout=30) is False
+    reporter.release()
+    assert running.result(timeout=30) == 42
