@@ -39,6 +39,8 @@ class FrameHold:
 
     def text(self, text: str, *, in_command: bool) -> None:
         """Pass on printed text; a command's text may open or end a line."""
+        if not in_command:
+            self.release()  # no command's line is open between commands (after two Ctrl-Cs)
         self._send_text(text)
         if in_command:
             self._line_open = not text.endswith("\n")

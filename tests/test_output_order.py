@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from belayfw import Device, frame_hold, task, thread
+from belayfw.frame_hold import FrameHold
 from belayfw.response import ResponseParser
 
 from .conftest import OutputCollector
@@ -74,6 +75,18 @@ def test_held_frames_go_out_when_the_command_is_given_up() -> None:
     parser.feed(b"OKhalf a line" + thread_frame("tick\n"))
     parser.cut()  # a host Ctrl-C: the command's text is dropped from now on
     assert seen.events == [("text", "half a line"), ("frame", "tick\n")]
+
+
+def test_text_between_commands_lets_held_frames_go_first() -> None:
+    # Frames still held when a command ends without its release (a second Ctrl-C
+    # inside the first's clean-up) go out before the next text between commands.
+    events: list[str] = []
+    sinks = FrameHold(lambda text: events.append(text), lambda tag, payload: events.append(tag))
+    sinks.text("half", in_command=True)
+    sinks.frame("o", b"chatter\x1ftick\n")
+    assert events == ["half"]
+    sinks.text("irq fired\n", in_command=False)
+    assert events == ["half", "o", "irq fired\n"]
 
 
 def test_between_commands_nothing_is_held() -> None:

@@ -148,6 +148,8 @@ class ThreadHandle:
                     self._executor.ask_if_free(self)
                 except BelayError as error:  # the link's own end is recorded where it happens
                     log.debug("could not ask the board about thread %s: %s", self.name, error)
+            if self._last_state != RUNNING:
+                return True  # the state is the truth, even if a Ctrl-C cut _record short
             if deadline is None:
                 wait = JOIN_CHECK_SECONDS
             else:
@@ -180,7 +182,8 @@ class ThreadHandle:
             what = "return value" if state is ThreadState.FINISHED else "error"
             return ThreadReportLost(
                 f"board thread {self.name!r} (id {self.id}) {state.value} on the board, but "
-                f"its {what} never reached the host: a host Ctrl-C cut the read that carried it"
+                f"its {what} never reached the host: a host Ctrl-C that cut a read, or a link "
+                "that dropped, lost the report"
             )
         if state is ThreadState.FINISHED:
             return None
@@ -237,8 +240,8 @@ class ThreadExecutor:
         name = options.name or method.board_name
         with self._device.hold():  # the limit check and the start are one step
             self._check_thread_limit(method, session)
-            self._starting = True
             try:
+                self._starting = True
                 thread_id = self._start(method, name, arguments)
                 handle = ThreadHandle(self, thread_id, name, method, session, arguments)
                 self._track(handle)
@@ -317,15 +320,16 @@ class ThreadExecutor:
                     self._handles.pop(handle.id, None)
                 # As in call(): its reports may come before the reply that names it, and
                 # its new id (a reset board counts from 1 again) may be an old handle's.
-                self._starting = True
                 try:
+                    self._starting = True
                     handle.id = self._start(handle.method, handle.name, handle._arguments)
                     handle.started_at = time.time()
                     handle._reported = handle._report_lost = False
                     handle._cuts_at_start = self.cut_calls()
-                    handle._record(RUNNING)
+                    # Running again last: a join() in between sees the old end, whole.
                     handle._ended.clear()
                     handle.events.mark_ended(False)
+                    handle._record(RUNNING)
                     self._track(handle)
                     restarted.append(handle)
                 finally:
