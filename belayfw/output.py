@@ -112,7 +112,7 @@ _ESCAPED = re.compile(rb"\x10(.)", re.DOTALL)
 
 
 def _unescape(payload: bytes) -> bytes:
-    """Undo the board's escaping of \\x02 \\x03 \\x04 \\x10 (as \\x10 + byte + 64)."""
+    """Undo the board's escaping of \\x01-\\x04 and \\x10 (as \\x10 + byte + 64)."""
     if b"\x10" not in payload:
         return payload
     return _ESCAPED.sub(lambda found: bytes([found[1][0] - 64]), payload)

@@ -9,8 +9,10 @@ import time
 import pytest
 from pydantic import ValidationError
 
-from belayfw import Device, DeviceError, TaskTimeout
+from belayfw import Device, DeviceError, TaskTimeout, thread
 from belayfw.protocol import RAW_PASTE_THRESHOLD
+
+from .conftest import OutputCollector
 
 
 def test_exec_returns_what_the_code_printed(board: Device) -> None:
@@ -144,6 +146,34 @@ def test_prints_that_look_like_protocol_do_not_confuse_results(board: Device, ou
     output.wait_for(lambda text: "\x02fake-frame r123\x03" in text)
 
 
+class ControlPrinter(Device):
+    @thread
+    def control():
+        print("a\x01b\x02c\x03d\x04e\x10f")
+
+
+def test_a_threads_control_bytes_travel_escaped_and_arrive_as_printed(
+    output: OutputCollector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Raw, a \x01 a thread prints while code goes out in raw-paste mode would count
+    # as a window grant (the host would send more than the board has room for).
+    with ControlPrinter("emulator", output=output) as device:
+        transport = device._board.current.transport
+        seen = bytearray()
+        read = transport.read
+
+        def tapped(deadline: float) -> bytes:
+            data = read(deadline)
+            seen.extend(data)
+            return data
+
+        monkeypatch.setattr(transport, "read", tapped)
+        assert device.control().join(30)
+        output.wait_for(lambda text: "[control] a\x01b\x02c\x03d\x04e\x10f\n" in text)
+    assert b"a\x10Ab\x10Bc\x10Cd\x10De\x10Pf" in seen
+    assert b"a\x01b" not in seen
+
+
 def test_thread_output_never_corrupts_results(board: Device, output) -> None:
     """A board thread prints every 2 ms while the host makes at least 1,000 evals.
 
@@ -208,10 +238,10 @@ def test_calls_from_many_host_threads_are_serialised(board: Device) -> None:
             errors.append(exc)
 
     threads = [threading.Thread(target=worker, args=(1000 * n,)) for n in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    for caller in threads:
+        caller.start()
+    for caller in threads:
+        caller.join(timeout=30)
     assert not errors
 
 

@@ -3,7 +3,7 @@
 # the core's frame writer state (_bfw_out, _bfw_T).
 #
 # Thread frames: T + tag + payload + b'\x03' with tags o=printed text (the
-# thread's name, \x1f, the text; \x02 \x03 \x04 \x10 escaped as \x10 + byte + 64)
+# thread's name, \x1f, the text; \x01-\x04 and \x10 escaped as \x10 + byte + 64)
 # and x=unhandled exception; never chunked: one write, so no continuation can mix.
 import io as _bfw_io  # here, not in a failing thread: an import looks at the flash, and
 import time as _bfw_time  # a file system is not safe from two threads at once without a GIL
@@ -130,8 +130,9 @@ def _bfw_p(*a, sep=' ', end='\n', file=None):
     name = _bfw_TH[t][0] if t in _bfw_TH else '?'
     s = name + '\x1f' + sep.join([str(v) for v in a]) + end
     # Bytes that delimit frames (and the escape itself) go as \x10 + byte + 64:
-    # raw, a printed \x03 would end the frame and a \x02 or \x04 cut it short.
-    for c in '\x10\x02\x03\x04':
+    # raw, a printed \x03 would end the frame and a \x02 or \x04 cut it short; and
+    # while the host sends code in raw-paste mode, it counts each \x01 as a grant.
+    for c in '\x10\x01\x02\x03\x04':
         if c in s:
             s = s.replace(c, '\x10' + chr(ord(c) + 64))
     _bfw_tw(b'o', s.encode())
