@@ -431,6 +431,7 @@ class RawRepl(RawReplEntry, RawPaste, IdleDrainer, InStep):
             response = self.parser.finish()
         except KeyboardInterrupt:
             # The host user pressed Ctrl-C: stop the board too, then let it propagate.
+            self._follow_cut_paste()
             self._stop_after_host_interrupt(wait=self._feeder is not None)
             raise
         except DeviceDisconnected as exc:

@@ -14,12 +14,14 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from belayfw.errors import ProtocolError
+from belayfw.errors import DeviceDisconnected, ProtocolError
 from belayfw.response import RAW_REPL_BANNER, ResponseParser, preview
 from belayfw.transports.base import Transport
 
 #: How long the board may go without granting window or answering.
 RAW_PASTE_STALL_SECONDS = 5.0
+#: How long a host Ctrl-C waits for the board's acknowledgement of data it sent whole.
+CUT_ACK_SECONDS = 1.0
 
 
 class RawPaste:
@@ -34,6 +36,12 @@ class RawPaste:
     #: A raw-paste request may have reached the board, and the data's end has not
     #: (a resync must end the data first: see InStep._resync).
     _paste_open: bool
+    #: The data's end went out and its acknowledgement has not been read:
+    #: (call id, capture) of the command, whose code runs on the board once acked.
+    _paste_unacked: tuple[int, bool] | None = None
+    #: What the read for an answer has taken so far (kept: a Ctrl-C may cut that read).
+    _reply_pending: bytearray
+    _broken: DeviceDisconnected | None
 
     if TYPE_CHECKING:
 
@@ -75,13 +83,42 @@ class RawPaste:
             self._write(chunk)
             sent += len(chunk)
             credit -= len(chunk)
+        self._reply_pending = bytearray()
+        self._paste_unacked = (call_id, capture)
         self._write(b"\x04")
         self._paste_open = False  # after the end: a paste end sent at the prompt is harmless
-        # The board acknowledges the end of data with \x04, then runs the code.
-        before, _, after = self._read_until_reply(_find_paste_ack, "acknowledge raw-paste data")
+        self._take_paste_ack(RAW_PASTE_STALL_SECONDS)
+
+    def _take_paste_ack(self, seconds: float) -> None:
+        """Read the board's \\x04 that acknowledges the data; the parser then follows the code."""
+        call_id, capture = self._paste_unacked or (0, False)
+        before, _, after = self._read_until_reply(
+            _find_paste_ack, "acknowledge raw-paste data", seconds, keep=True
+        )
+        self._reply_pending = bytearray()
+        self._paste_unacked = None
         self._feed_idle(before.replace(b"\x01", b""))
         self.parser.begin(call_id, capture=capture, raw_paste=True)
         self._feed_idle(after)
+
+    def _follow_cut_paste(self) -> None:
+        """A host Ctrl-C struck while the board acknowledged raw-paste data sent whole.
+
+        The board runs that code once it has acknowledged it, and only a parser
+        that follows the command can tell when to interrupt it: without this,
+        the code ran on unstopped and the next command's resync gave the link up
+        if it ran past RESYNC_SECONDS. No acknowledgement within CUT_ACK_SECONDS:
+        the resync deals with whatever the board is doing.
+        """
+        if self._paste_unacked is None:
+            return
+        try:
+            self._take_paste_ack(CUT_ACK_SECONDS)
+        except ProtocolError:
+            self._paste_unacked = None
+        except DeviceDisconnected as exc:
+            self._paste_unacked = None
+            self._broken = exc
 
     @staticmethod
     def _raw_paste_reply(data: bytearray) -> tuple[int, int]:
@@ -109,11 +146,20 @@ class RawPaste:
         return -1, 0  # accepted; the window is still on its way
 
     def _read_until_reply(
-        self, locate: Callable[[bytearray], tuple[int, int]], what: str
+        self,
+        locate: Callable[[bytearray], tuple[int, int]],
+        what: str,
+        seconds: float = RAW_PASTE_STALL_SECONDS,
+        *,
+        keep: bool = False,
     ) -> tuple[bytes, bytes, bytes]:
-        """Read until ``locate`` finds the reply; return (before, reply, after)."""
-        pending = bytearray()
-        limit = time.monotonic() + RAW_PASTE_STALL_SECONDS
+        """Read until ``locate`` finds the reply; return (before, reply, after).
+
+        With ``keep``, what was read goes on from ``_reply_pending``, where a read
+        cut by a host Ctrl-C left it.
+        """
+        pending = self._reply_pending if keep else bytearray()
+        limit = time.monotonic() + seconds
         while True:
             start, length = locate(pending)
             if start >= 0:

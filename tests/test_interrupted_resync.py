@@ -157,3 +157,37 @@ def test_a_ctrl_c_inside_the_parser_still_sees_the_end_read_with_it(
     assert transport.interrupts == 0
     assert frames == [("o", b"ticker\x1ftick 7\n")]
     assert outputs == []
+
+
+class Spinner(Device):
+    @task
+    def spin(blob):
+        while True:  # until interrupted: longer than any resync waits
+            pass
+
+
+@pytest.mark.timeout(120)
+def test_a_ctrl_c_as_the_board_acknowledges_a_raw_paste_still_stops_its_code(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The data's end went out whole; the Ctrl-C strikes before the board's
+    # acknowledgement is read. Before, the parser never followed the code, so it
+    # was never interrupted, and the next call's resync gave the link up after 5 s.
+    with Spinner("emulator", output=lambda text: None) as device:
+        repl = device._link.repl
+        repl.raw_paste = True
+        transport = device._link.transport
+        write = transport.write
+        cut: list[bool] = []
+
+        def cut_after_the_data(data: bytes) -> None:
+            write(data)
+            if not cut and data == b"\x04" and repl._paste_unacked is not None:
+                cut.append(True)
+                raise KeyboardInterrupt
+
+        monkeypatch.setattr(transport, "write", cut_after_the_data)
+        with pytest.raises(KeyboardInterrupt):
+            device.spin("x" * 400)  # over RAW_PASTE_THRESHOLD: sent in raw-paste mode
+        assert cut, "the call never went out in raw-paste mode"
+        assert device.eval("1 + 1") == 2
