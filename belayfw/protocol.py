@@ -404,6 +404,7 @@ class RawRepl(RawReplEntry, RawPaste, IdleDrainer, InStep):
         # ends any other way (a host Ctrl-C inside a write or a read, an error), the
         # board may still answer it, so the next command resynchronises first.
         self._unsynced = True
+        self._paste_unacked = None  # one left by an earlier command is not this one's
         try:
             if paste:
                 try:

@@ -87,16 +87,15 @@ class RawPaste:
         self._paste_unacked = (call_id, capture)
         self._write(b"\x04")
         self._paste_open = False  # after the end: a paste end sent at the prompt is harmless
-        self._take_paste_ack(RAW_PASTE_STALL_SECONDS)
+        self._take_paste_ack(RAW_PASTE_STALL_SECONDS, call_id, capture)
 
-    def _take_paste_ack(self, seconds: float) -> None:
+    def _take_paste_ack(self, seconds: float, call_id: int, capture: bool) -> None:
         """Read the board's \\x04 that acknowledges the data; the parser then follows the code."""
-        call_id, capture = self._paste_unacked or (0, False)
         before, _, after = self._read_until_reply(
             _find_paste_ack, "acknowledge raw-paste data", seconds, keep=True
         )
+        self._paste_unacked = None  # first: a Ctrl-C from here on must not read a second ack
         self._reply_pending = bytearray()
-        self._paste_unacked = None
         self._feed_idle(before.replace(b"\x01", b""))
         self.parser.begin(call_id, capture=capture, raw_paste=True)
         self._feed_idle(after)
@@ -110,14 +109,18 @@ class RawPaste:
         if it ran past RESYNC_SECONDS. No acknowledgement within CUT_ACK_SECONDS:
         the resync deals with whatever the board is doing.
         """
-        if self._paste_unacked is None:
+        unacked = self._paste_unacked
+        if unacked is None:
             return
+        # Taken before the read: a second Ctrl-C inside it must leave nothing that a
+        # later command's Ctrl-C would take for its own (reading that command's end
+        # of output as the ack, it would interrupt an idle board).
+        self._paste_unacked = None
         try:
-            self._take_paste_ack(CUT_ACK_SECONDS)
+            self._take_paste_ack(CUT_ACK_SECONDS, *unacked)
         except ProtocolError:
-            self._paste_unacked = None
+            pass
         except DeviceDisconnected as exc:
-            self._paste_unacked = None
             self._broken = exc
 
     @staticmethod

@@ -191,3 +191,53 @@ def test_a_ctrl_c_as_the_board_acknowledges_a_raw_paste_still_stops_its_code(
             device.spin("x" * 400)  # over RAW_PASTE_THRESHOLD: sent in raw-paste mode
         assert cut, "the call never went out in raw-paste mode"
         assert device.eval("1 + 1") == 2
+
+
+class Quick(Device):
+    @task
+    def quick(blob):
+        return len(blob)
+
+
+@pytest.mark.timeout(120)
+def test_a_second_ctrl_c_while_awaiting_a_paste_ack_leaves_no_state_for_later_calls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A second Ctrl-C cut the wait for the acknowledgement after the first Ctrl-C.
+    # Before, the paste stayed marked unacknowledged: a Ctrl-C in a later plain
+    # call took that call's end of output for the ack, printed its error text
+    # and interrupted the idle board, which ended the emulator.
+    outputs: list[str] = []
+    with Quick("emulator", output=outputs.append) as device:
+        repl = device._link.repl
+        repl.raw_paste = True
+        transport = device._link.transport
+        write, read = transport.write, transport.read
+        cuts: list[str] = []
+
+        def write_then_cut(data: bytes) -> None:
+            write(data)
+            if not cuts and data == b"\x04" and repl._paste_unacked is not None:
+                cuts.append("paste end")
+                raise KeyboardInterrupt
+            if cuts == ["paste end", "ack wait"] and b"777" in data:
+                cuts.append("plain call")
+                raise KeyboardInterrupt
+
+        def cut_the_ack_wait(deadline: float) -> bytes:
+            if cuts == ["paste end"]:
+                cuts.append("ack wait")
+                raise KeyboardInterrupt
+            return read(deadline)
+
+        monkeypatch.setattr(transport, "write", write_then_cut)
+        monkeypatch.setattr(transport, "read", cut_the_ack_wait)
+        with pytest.raises(KeyboardInterrupt):
+            device.quick("x" * 400)  # over RAW_PASTE_THRESHOLD: sent in raw-paste mode
+        assert cuts == ["paste end", "ack wait"]
+        assert device.eval("1 + 1") == 2
+        with pytest.raises(KeyboardInterrupt):
+            device.eval("print('hello'); 777")
+        assert cuts[-1] == "plain call"
+        assert device.eval("2 + 2") == 4
+    assert outputs == []
