@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -35,6 +36,36 @@ def _read_until(connection: socket.socket, marker: bytes) -> bytes:
         assert chunk, f"the export hung up before {marker!r}; got {seen!r}"
         seen += chunk
     return seen
+
+
+def _connect(export: NetworkExport) -> socket.socket:
+    return socket.create_connection((export.host, export.port), timeout=30)
+
+
+def _enter_raw_repl(client: socket.socket) -> None:
+    """What clients send to start (Ctrl-C twice, then Ctrl-A), until the raw REPL answers."""
+    client.sendall(b"\r\x03\x03\x01")
+    _read_until(client, RAW_BANNER)
+
+
+@contextmanager
+def _client_in_the_raw_repl() -> Iterator[tuple[NetworkExport, socket.socket]]:
+    """A new exported board, and one client that has entered its raw REPL."""
+    with NetworkExport(ExportedBoard(), telnet=False) as export, _connect(export) as client:
+        _enter_raw_repl(client)
+        yield export, client
+
+
+def _double_ctrl_c_stops_the_code(client: socket.socket) -> None:
+    """A client's ``\\r\\x03\\x03`` during running code ends it with KeyboardInterrupt."""
+    client.sendall(b"\r\x03\x03")
+    assert b"KeyboardInterrupt" in _read_until(client, b"\x04>")
+
+
+def _assert_the_board_kept_its_globals(client: socket.socket) -> None:
+    """The code's ``ticks`` is still there: the board did not reboot (plain raw REPL)."""
+    client.sendall(b"print(ticks > 0)\x04")
+    assert b"True" in _read_until(client, b"\x04>")
 
 
 @pytest.fixture
@@ -90,12 +121,12 @@ def test_a_busy_client_gets_the_second_one_refused_at_once(
             board_write(data)
 
         monkeypatch.setattr(export.board, "write", slow_write)
-        first = socket.create_connection((export.host, export.port), timeout=30)
+        first = _connect(export)
         with first:
             first.sendall(b"\r")
             assert entered.wait(30)  # its loop is busy writing to the board ...
             first.sendall(b"\r\r")  # ... so these wait unread: it is busy, not leaving
-            with socket.create_connection((export.host, export.port), timeout=30) as second:
+            with _connect(export) as second:
                 _read_until(second, b"in use by another client")
             release.set()
             assert export.refused == 1
@@ -106,17 +137,14 @@ def test_a_busy_client_gets_the_second_one_refused_at_once(
 @pytest.mark.timeout(120)
 def test_a_new_client_does_not_inherit_a_raw_paste_request(mocker) -> None:
     with NetworkExport(ExportedBoard(), telnet=False) as export:
-        first = socket.create_connection((export.host, export.port), timeout=30)
-        with first:
-            first.sendall(b"\r\x03\x03\x01")
-            _read_until(first, RAW_BANNER)
+        with _connect(export) as first:
+            _enter_raw_repl(first)
             first.sendall(b"\x05A\x01")  # asks for raw paste, then leaves without a command
             _read_until(first, b"R\x01")
         wait_until(lambda: export._client is None, what="the first client to be reaped")
         signal_sent = mocker.spy(export.board.transport, "interrupt")
-        with socket.create_connection((export.host, export.port), timeout=30) as second:
-            second.sendall(b"\r\x03\x03\x01")  # its Ctrl-C cancels the raw paste on the board
-            _read_until(second, RAW_BANNER)
+        with _connect(export) as second:
+            _enter_raw_repl(second)  # its Ctrl-C cancels the raw paste on the board
             second.sendall(b"print('go')\nwhile True:\n    pass\n\x04")  # plain raw REPL
             _read_until(second, b"go")
             wait_until(lambda: export.board.running, what="the command to run")
@@ -131,23 +159,15 @@ def test_a_double_ctrl_c_stops_raw_paste_code_with_one_signal(mocker) -> None:
     """Clients send ``\\r\\x03\\x03``. Two signals for raw-paste code: the second could
     find the board idle, and the unix port exits then (the board rebooted, its RAM
     gone: `belayfw run --no-follow` then `eval` failed 1 full run in 10)."""
-    with (
-        NetworkExport(ExportedBoard(), telnet=False) as export,
-        socket.create_connection((export.host, export.port), timeout=30) as client,
-    ):
-        client.sendall(b"\r\x03\x03\x01")
-        _read_until(client, RAW_BANNER)
+    with _client_in_the_raw_repl() as (export, client):
         client.sendall(b"\x05A\x01")
         _read_until(client, b"R\x01")
         client.sendall(b"ticks = 0\nwhile True:\n    ticks += 1\n\x04")
         wait_until(lambda: export.board.running, what="the raw-paste code to run")
         signal_sent = mocker.spy(export.board.transport, "interrupt")
-        client.sendall(b"\r\x03\x03")
-        said = _read_until(client, b"\x04>")
-        assert b"KeyboardInterrupt" in said
+        _double_ctrl_c_stops_the_code(client)
         assert signal_sent.call_count == 1
-        client.sendall(b"print(ticks > 0)\x04")  # plain raw REPL: the code's globals are kept
-        assert b"True" in _read_until(client, b"\x04>")
+        _assert_the_board_kept_its_globals(client)
 
 
 def test_a_new_board_takes_client_input_only_once_its_repl_has_the_terminal() -> None:
@@ -176,18 +196,10 @@ def test_a_double_ctrl_c_stops_plain_raw_code_with_one_key(mocker) -> None:
     """For plain raw-REPL code the terminal makes each Ctrl-C byte a signal: the second of
     ``\\r\\x03\\x03`` could find the board idle and end it (the next client found its RAM
     gone: `belayfw run --no-follow` then `eval`, 1 quiet full run in 10, twice)."""
-    with (
-        NetworkExport(ExportedBoard(), telnet=False) as export,
-        socket.create_connection((export.host, export.port), timeout=30) as client,
-    ):
-        client.sendall(b"\r\x03\x03\x01")
-        _read_until(client, RAW_BANNER)
+    with _client_in_the_raw_repl() as (export, client):
         client.sendall(b"ticks = 0\nprint('go')\nwhile True:\n    ticks += 1\n\x04")
         _read_until(client, b"go")
         written = mocker.spy(export.board.transport, "write")
-        client.sendall(b"\r\x03\x03")
-        said = _read_until(client, b"\x04>")
-        assert b"KeyboardInterrupt" in said
+        _double_ctrl_c_stops_the_code(client)
         assert [call.args[0] for call in written.call_args_list].count(b"\x03") == 1
-        client.sendall(b"print(ticks > 0)\x04")
-        assert b"True" in _read_until(client, b"\x04>")
+        _assert_the_board_kept_its_globals(client)
