@@ -16,13 +16,7 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 from belayfw.connection import Connection
-from belayfw.errors import (
-    BelayError,
-    BoardReset,
-    DeviceDisconnected,
-    DeviceError,
-    TaskTimeout,
-)
+from belayfw.errors import BelayError, BoardReset, DeviceDisconnected, DeviceError, TaskTimeout
 from belayfw.recovery import heap_locked, recover_locked_heap, restart_if_heap_locked
 from belayfw.response import FrameSink, OutputSink
 from belayfw.session.routing import cut_by_close, not_open, session_for_call

@@ -89,8 +89,6 @@ class ThreadHandle:
         self._result: Any = None
         #: The board's report of the end (a return value or an error) arrived.
         self._reported = False
-        #: The board says the thread returned or failed, but its report never came.
-        self._report_lost = False
         #: Host Ctrl-Cs that had cut calls when the thread started (see join).
         self._cuts_at_start = executor.cut_calls()
         #: The values the thread emitted (``emit(value)`` on the board), in order.
@@ -103,6 +101,17 @@ class ThreadHandle:
             state = self._executor.states([self]).get(self.id, ThreadState.LOST)
             self._executor.board_says(self, state)
         return self._last_state
+
+    @property
+    def _report_lost(self) -> bool:
+        """The board says the thread returned or failed, but its report never came.
+
+        The board sends the report before its thread table says the thread ended
+        (board/threads.py), so once that is recorded the report has arrived or never will.
+        """
+        return (
+            self._last_state is ThreadState.FINISHED or self._last_state is ThreadState.FAILED
+        ) and not self._reported
 
     @property
     def state_known_running(self) -> bool:
@@ -195,10 +204,6 @@ class ThreadHandle:
         self._last_state = state
         if error is not None:
             self.error = error
-        if state is ThreadState.FINISHED or state is ThreadState.FAILED:
-            # Its report arrived now, or never will: the board sends it before its
-            # thread table says the thread ended (board/threads.py).
-            self._report_lost = not self._reported
         if state != RUNNING:
             self._ended.set()
             self.events.mark_ended()
@@ -324,7 +329,7 @@ class ThreadExecutor:
                     self._starting = True
                     handle.id = self._start(handle.method, handle.name, handle._arguments)
                     handle.started_at = time.time()
-                    handle._reported = handle._report_lost = False
+                    handle._reported = False
                     handle._cuts_at_start = self.cut_calls()
                     # Running again last: a join() in between sees the old end, whole.
                     handle._ended.clear()
